@@ -1,0 +1,46 @@
+# cython: language_level=3
+"""deepgrad._core: the Cython bindings of the C kernels (csrc/).
+
+A thin pass-through. The Python layer (deepgrad.ops, deepgrad.layers) has already
+checked dtypes, shapes, contiguity and aliasing; each function here takes typed
+memoryviews, releases the GIL and makes one C call. Arguments are marked
+# IN (read) and # OUT (written).
+"""
+from libc.stdint cimport int64_t
+
+from deepgrad._kernels cimport *
+
+ctypedef fused floating:
+    float
+    double
+
+# ---------------------------------------------------------------- runtime
+
+ISA_NAMES = {DG_ISA_PORTABLE: "portable", DG_ISA_AVX2: "avx2", DG_ISA_AVX512: "avx512"}
+dg_isa_supported()  # detect the CPU (and read DEEPGRAD_SIMD) once, at import
+
+
+def isa_supported():
+    """Best instruction-set level this CPU runs (0 portable, 1 avx2, 2 avx512)."""
+    return dg_isa_supported()
+
+
+def isa_active():
+    """Level the kernels use now."""
+    return dg_isa_active()
+
+
+def set_isa(int level):
+    """Request a level (-1: the best); returns the active level."""
+    return dg_set_isa(level)
+
+
+def num_threads():
+    return dg_num_threads()
+
+
+def set_num_threads(int n):
+    dg_set_num_threads(n)
+
+
+include "_activation.pxi"

@@ -1,0 +1,154 @@
+"""Input checks shared by every public function, run before any C code.
+
+Policy (README, "Reliability"):
+  * wrong kind (not an ndarray, or a dtype other than float32/float64, or mixed
+    float32/float64 operands) -> TypeError
+  * wrong shape, ndim, size, value, or an unusable `out` (read-only, non-contiguous,
+    partially overlapping an input) -> ValueError
+Every message starts with the function's name and names the argument, what was
+expected and what was received. Inputs are never modified; when they are not
+contiguous (or not in native byte order) they are copied.
+"""
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _describe(x):
+    if isinstance(x, np.ndarray):
+        return f"ndarray of dtype {x.dtype} and shape {x.shape}"
+    return type(x).__name__
+
+
+def float_array(x, name, func, *, ndim=None, dtype=None):
+    """Return `x` as a float32/float64 ndarray in native byte order (a copy only if needed).
+
+    ndim: required number of dimensions (int or tuple of ints), or None for any.
+    dtype: the dtype the other operands already fixed, or None.
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{func}: {name} must be a numpy.ndarray of float32 or float64, "
+                        f"got {_describe(x)}")
+    dt = x.dtype
+    if dt.kind != "f" or dt.itemsize not in (4, 8):
+        raise TypeError(f"{func}: {name} must have dtype float32 or float64, got {dt}")
+    if not dt.isnative:
+        x = x.astype(dt.newbyteorder("="))
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"{func}: {name} has dtype {x.dtype}, expected {np.dtype(dtype)} "
+                        f"like the other arrays (deepgrad never converts silently)")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in allowed:
+            want = " or ".join(f"{d}-d" for d in allowed)
+            raise ValueError(f"{func}: {name} must be {want}, got {x.ndim}-d array of shape {x.shape}")
+    return x
+
+
+def check_dtype_arg(dtype, func, name="dtype"):
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{func}: {name} must be float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"{func}: {name} must be float32 or float64, got {dt}")
+    return dt
+
+
+def same_shape(arrays, func):
+    """arrays: list of (name, array). Raise ValueError unless all shapes agree."""
+    (name0, a0), rest = arrays[0], arrays[1:]
+    for name, a in rest:
+        if a.shape != a0.shape:
+            raise ValueError(f"{func}: {name} has shape {a.shape} but {name0} has shape {a0.shape}; "
+                             f"they must match")
+
+
+def _identical_view(a, b):
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.strides == b.strides and a.shape == b.shape and a.dtype == b.dtype)
+
+
+def output(out, name, func, *, shape, dtype, inputs=(), allow_alias=True, order="C"):
+    """Check (or allocate) an output array.
+
+    A given `out` must be an ndarray of exactly `dtype` and `shape`, writeable and
+    contiguous (C, or F when order="F" is acceptable). It may be the very same array
+    as one of `inputs` when allow_alias (elementwise kernels); any other overlap
+    raises, since the kernel would read values it has already overwritten.
+    """
+    if out is None:
+        return np.empty(shape, dtype=dtype, order=order)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{func}: {name} must be a numpy.ndarray or None, got {_describe(out)}")
+    if out.dtype != dtype:
+        raise TypeError(f"{func}: {name} has dtype {out.dtype}, expected {np.dtype(dtype)}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{func}: {name} has shape {out.shape}, expected {tuple(shape)}")
+    if not out.flags.writeable:
+        raise ValueError(f"{func}: {name} is read-only; pass a writeable array")
+    contiguous = out.flags.c_contiguous or (order == "F" and out.flags.f_contiguous)
+    if not contiguous:
+        raise ValueError(f"{func}: {name} must be C-contiguous"
+                         f"{' or F-contiguous' if order == 'F' else ''}; got strides {out.strides}")
+    for in_name, a in inputs:
+        if a is None or not np.may_share_memory(out, a):
+            continue
+        if allow_alias and _identical_view(out, a):
+            continue
+        raise ValueError(f"{func}: {name} overlaps {in_name}"
+                         f"{' without being the same array' if allow_alias else ''}; "
+                         f"pass a separate array")
+    return out
+
+
+def elementwise(func, inputs, out, out_name="out"):
+    """Prepare the operands of an elementwise kernel.
+
+    inputs: list of (name, array) with equal shapes and one float dtype.
+    Returns (flat_out, flat_inputs, out): 1-d contiguous views in one memory order
+    (F-ordered inputs keep F order, anything else becomes C order) and the
+    result array with the inputs' shape.
+    """
+    arrays = []
+    dtype = None
+    for name, a in inputs:
+        a = float_array(a, name, func, dtype=dtype)
+        dtype = a.dtype
+        arrays.append((name, a))
+    same_shape(arrays, func)
+    shape = arrays[0][1].shape
+    if out is not None and isinstance(out, np.ndarray) and out.ndim > 1 \
+            and out.flags.f_contiguous and not out.flags.c_contiguous:
+        order = "F"
+    elif out is None and all(a.flags.f_contiguous and not a.flags.c_contiguous for _, a in arrays):
+        order = "F"
+    else:
+        order = "C"
+    arrays = [(name, np.asarray(a, order=order) if not _is_contiguous(a, order) else a)
+              for name, a in arrays]
+    out = output(out, out_name, func, shape=shape, dtype=dtype, inputs=arrays, order=order)
+    flat_out = out.reshape(-1, order=order)
+    flat_inputs = [a.reshape(-1, order=order) for _, a in arrays]
+    return flat_out, flat_inputs, out
+
+
+def _is_contiguous(a, order):
+    return a.flags.f_contiguous if order == "F" else a.flags.c_contiguous
+
+
+def positive_int(value, name, func, *, allow_zero=False):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{func}: {name} must be an int, got {type(value).__name__}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{func}: {name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    return int(value)
+
+
+def finite_float(value, name, func):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{func}: {name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{func}: {name} must be finite, got {value}")
+    return value
