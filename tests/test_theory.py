@@ -117,7 +117,7 @@ def test_naive_gauss_hermite_misses_relus_kink_but_ours_does_not():
     z, w = np.polynomial.hermite_e.hermegauss(21)
     w = w / w.sum()
     naive = float(np.dot(w, ops.relu_backward(np.ones_like(z), z) ** 2))
-    assert abs(naive - 0.5) > 0.05                     # 17% off
+    assert abs(naive - 0.5) > 0.05                     # 0.365: 27% off
     assert _expect("relu", "dphi", 1.0) == pytest.approx(0.5, abs=1e-14)
 
 
