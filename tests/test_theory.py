@@ -301,6 +301,9 @@ def test_critical_gelu_needs_bias_and_raises_without():
     q = T.fixed_point_q("gelu", sw2, 0.5)
     assert math.isfinite(q) and T.chi1("gelu", sw2, 0.5, q) == pytest.approx(1.0, abs=1e-8)
     assert T.edge_of_chaos_point("gelu", q) == pytest.approx((sw2, 0.5), rel=1e-7)
+    # between sigma_w2 = 2 and 4 (sigma_b2 = 0) GELU is bistable: where q ends depends on where it starts
+    assert T.chi1("gelu", 2.2, 0.0, q0=0.5) == pytest.approx(2.2 / 4, rel=1e-12)     # q* = 0
+    assert T.chi1("gelu", 2.2, 0.0, q0=5.0) == pytest.approx(2.2 / 2, rel=1e-12)     # q* = inf
     with pytest.raises(ValueError, match="keeps the sign"):
         T.critical_sigma_w2("sigmoid", 0.0, hi=50.0)            # sigmoid needs sigma_w2 ~ 103
 
