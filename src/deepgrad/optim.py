@@ -288,8 +288,9 @@ def clip_grad_norm(params, max_norm, norm_type=2.0, error_if_nonfinite=False):
                            f"to scale them anyway (by 0 or NaN, as torch)")
     coef = max_norm / (total + 1e-6)
     if coef < 1.0 or math.isnan(coef):
-        for p in params:
-            np.multiply(p.grad, coef, out=p.grad)
+        with np.errstate(invalid="ignore"):        # inf * 0 -> NaN, as in torch, without a warning
+            for p in params:
+                np.multiply(p.grad, coef, out=p.grad)
     return total
 
 
