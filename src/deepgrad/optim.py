@@ -7,6 +7,9 @@ Every update works in place on Parameter.data (layers see the new weights withou
 re-binding) with NumPy ufuncs writing into state and scratch arrays allocated at the
 first step, so later steps allocate nothing. Arithmetic follows torch's single-tensor
 (CPU, foreach=False) code path operation by operation, in the parameter's dtype.
+Agreement is to a few ulps, not bit for bit: torch's CPU kernel for
+`p.add_(d, alpha=-lr)` fuses the multiply-add (one rounding, FMA), NumPy rounds the
+product and the sum separately (tests: 1e-10 relative in float64 after 20 steps).
 """
 import math
 
