@@ -4,13 +4,17 @@
     dg.ops.sigmoid(x)                 # kernels as functions on NumPy arrays
     dg.layers.ReLU()                  # layers with forward / backward / parameters
     dg.cpu_features()                 # SIMD path and threads in use
+    dg.train(model, loss, dg.Adam(model), X, y)   # optimizers, init schemes, data sets, a loop
 """
-from . import layers, ops, theory
+from . import data, init, layers, ops, optim, theory
 from ._runtime import cpu_features, get_num_threads, get_simd, set_num_threads, set_simd, simd_paths
 from .layers import *  # noqa: F401,F403  (layers are re-exported at the top level)
 from .layers import __all__ as _layers_all
+from .optim import SGD, Adam, AdamW, clip_grad_norm, clip_grad_value
+from .training import History, train
 
 __version__ = "0.1.0"
 
-__all__ = ["cpu_features", "get_num_threads", "get_simd", "layers", "ops", "set_num_threads",
-           "set_simd", "simd_paths", "theory", *_layers_all]
+__all__ = ["Adam", "AdamW", "History", "SGD", "clip_grad_norm", "clip_grad_value", "cpu_features", "data",
+           "get_num_threads", "get_simd", "init", "layers", "ops", "optim", "set_num_threads", "set_simd",
+           "simd_paths", "theory", "train", *_layers_all]
