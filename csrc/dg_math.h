@@ -13,11 +13,13 @@
  * tools/fit_math.py (own near-minimax fits; rerun it to reproduce every table).
  *
  *   function            what                        error (measured, whole range)
- *   dg_exp_*(x)         e^x                         f32 <= 1 ulp, f64 <= 1 ulp
- *   dg_expmul_*(x, m)   m e^x, rounded once at the end (exact underflow)
- *   dg_expm1_*(x)       e^x - 1                     f32 <= 1 ulp, f64 <= 2 ulp
- *   dg_erfc_*(z)        1 - erf(z), relative        f32 <= 2 ulp, f64 <= 4 ulp
- *   dg_erfcx_*(a)       e^{a^2} erfc(a), 0 <= a <= DG_ERFC_AMAX
+ *   dg_exp_*(x)         e^x                         f32 <= 1 ulp (0.97 measured)
+ *   dg_expmul_*(x, m)   m e^x, rounded once at the end (correct underflow)
+ *   dg_expm1_*(x)       e^x - 1                     f32 <= 1.5 ulp (1.41 measured)
+ *   dg_erfc_*(z)        1 - erf(z), relative        f32 <= 1.2 ulp (1.17 measured)
+ *   dg_erfcx_*(a)       e^{a^2} erfc(a), 0 <= a <= DG_ERFC_AMAX: f32 <= 0.9 ulp
+ * (f32 figures: dense grids against double libm; float64 versions are checked through the
+ * activations against mpmath, all <= 1e-15 relative.)
  *   dg_sqr_split_*(a)   a^2 = hi + lo exactly (f32) / to 2^-105 relative (f64)
  * (tests/test_activation_accuracy.py measures the activations built on them.)
  */
@@ -139,21 +141,6 @@ static const double dg_erfcx_den_f64[] = {
 #define DGM_SPLIT_MASK ((int32_t)0xFFFFF000)     /* keep 12 of the 24 significand bits */
 #define DGM_ERFC_AMAX DG_ERFC_AMAX_F32
 #include "dg_math_body.inc"
-#undef DGM_REAL
-#undef DGM_INT
-#undef DGM_UINT
-#undef DGM
-#undef DGM_TAB
-#undef DGM_MANT_BITS
-#undef DGM_EXP_BIAS
-#undef DGM_ROUND_MAGIC
-#undef DGM_LN2_HI
-#undef DGM_LN2_LO
-#undef DGM_EXP_LO
-#undef DGM_EXP_HI
-#undef DGM_EXPM1_LO
-#undef DGM_SPLIT_MASK
-#undef DGM_ERFC_AMAX
 
 /* ------------------------------------------------------------------ double */
 #define DGM_REAL double
@@ -172,20 +159,5 @@ static const double dg_erfcx_den_f64[] = {
 #define DGM_SPLIT_MASK ((int64_t)0xFFFFFFFFF8000000LL) /* keep 26 of the 53 significand bits */
 #define DGM_ERFC_AMAX DG_ERFC_AMAX_F64
 #include "dg_math_body.inc"
-#undef DGM_REAL
-#undef DGM_INT
-#undef DGM_UINT
-#undef DGM
-#undef DGM_TAB
-#undef DGM_MANT_BITS
-#undef DGM_EXP_BIAS
-#undef DGM_ROUND_MAGIC
-#undef DGM_LN2_HI
-#undef DGM_LN2_LO
-#undef DGM_EXP_LO
-#undef DGM_EXP_HI
-#undef DGM_EXPM1_LO
-#undef DGM_SPLIT_MASK
-#undef DGM_ERFC_AMAX
 
 #endif /* DG_MATH_H */
