@@ -9,6 +9,13 @@
  * sigmoid one polynomial exp and one division -- about 20 vector instructions for 16
  * floats. From DRAM both are limited by memory bandwidth; in cache the exp shows.
  */
+/* -fno-trapping-math for this file: the activations are branch-free selects between two
+ * computed values (x < 0 ? a : b). Under GCC's default -ftrapping-math the vectorizer will
+ * not execute the arm it "might not need" (it could raise an FP exception flag), so without
+ * AVX-512 masking (AVX2, SSE2) those loops stay scalar. Nothing here reads FP exception
+ * flags; results are unchanged (IEEE arithmetic, no -ffast-math). */
+#pragma GCC optimize("no-trapping-math")
+
 #include <math.h>
 #include <omp.h>
 

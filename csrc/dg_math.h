@@ -2,13 +2,26 @@
  * dg_math.h -- elementary functions written so that a loop calling them vectorizes.
  *
  * Every function here is `static inline`, branch-free (selects, not jumps) and uses
- * only +, *, fma, compares and integer bit operations, so GCC turns a loop over
- * them into AVX-512 / AVX2 / SSE2 code under `#pragma omp simd`. They are also the
- * scalar reference the tail loops and the tests use. No libm call per element.
+ * only +, *, /, compares and 32/64-bit integer adds, ands and shifts (no libm call, no
+ * int64<->double conversion, which AVX2 lacks), so GCC turns a loop over them into
+ * AVX-512 / AVX2 / SSE2 code under `#pragma omp simd`. The same functions are the
+ * scalar reference the tail loops use.
  *
- * Error bounds (measured by tests/test_math_accuracy.py over the whole range):
- *   dg_exp_f32    <= 1 ulp      dg_exp_f64    <= 1 ulp
- *   (the others are documented at their definitions)
+ * The algorithms are written once, in dg_math_body.inc, against DGM_REAL and the
+ * per-dtype parameters below; this header includes that body for float (dg_*_f32)
+ * and double (dg_*_f64). Polynomial / rational coefficients come from
+ * tools/fit_math.py (own near-minimax fits; rerun it to reproduce every table).
+ *
+ *   function            what                        error (measured, whole range)
+ *   dg_exp_*(x)         e^x                         f32 <= 1 ulp (0.97 measured)
+ *   dg_expmul_*(x, m)   m e^x, rounded once at the end (correct underflow)
+ *   dg_expm1_*(x)       e^x - 1                     f32 <= 1.5 ulp (1.41 measured)
+ *   dg_erfc_*(z)        1 - erf(z), relative        f32 <= 1.2 ulp (1.17 measured)
+ *   dg_erfcx_*(a)       e^{a^2} erfc(a), 0 <= a <= DG_ERFC_AMAX: f32 <= 0.9 ulp
+ * (f32 figures: dense grids against double libm; float64 versions are checked through the
+ * activations against mpmath, all <= 1e-15 relative.)
+ *   dg_sqr_split_*(a)   a^2 = hi + lo exactly (f32) / to 2^-105 relative (f64)
+ * (tests/test_activation_accuracy.py measures the activations built on them.)
  */
 #ifndef DG_MATH_H
 #define DG_MATH_H
@@ -17,97 +30,134 @@
 #include <stdint.h>
 #include <string.h>
 
-/* -------------------------------------------------------------- bit casts */
+/* |a| above which erfc(a) (and x Phi(x) for x = -sqrt2 a) underflows to 0: the end of the
+ * fitted range of the rational e^{a^2} erfc(a) in the tables below. */
+#define DG_ERFC_AMAX_F32 10.5f
+#define DG_ERFC_AMAX_F64 27.5
 
-static inline int32_t dg_bits_f32(float x) { int32_t i; memcpy(&i, &x, sizeof i); return i; }
-static inline float dg_from_bits_f32(int32_t i) { float x; memcpy(&x, &i, sizeof x); return x; }
-static inline int64_t dg_bits_f64(double x) { int64_t i; memcpy(&i, &x, sizeof i); return i; }
-static inline double dg_from_bits_f64(int64_t i) { double x; memcpy(&x, &i, sizeof x); return x; }
+/* ---------------------------------------------------------------- coefficient tables */
+/* Output of `python tools/fit_math.py` (coefficients of the lowest power first).
+ * Approximation errors of the rounded tables (relative, exact arithmetic):
+ *   exp   e^r = 1 + r + r^2 P(r), |r| <= ln2/2:      f32 deg 6: 3.8e-9   f64 deg 11: 1.1e-17
+ *   expm1 = r + r^2/2 + r^3 P(r), |r| <= ln2/2:      f32 deg 6: 1.5e-8   f64 deg 11: 2.4e-17
+ *   e^{a^2} erfc(a) = N(a)/D(a), 0 <= a <= AMAX:     f32 5/6:   2.2e-8   f64 10/11:  2.8e-17 */
 
-/* ------------------------------------------------------------------- exp */
-/*
- * exp(x) = 2^n * e^r  with  n = round(x / ln2),  r = x - n ln2,  |r| <= ln2/2.
- *  1. n: add 1.5*2^23 (float) / 1.5*2^52 (double) to x/ln2; the float addition
- *     rounds to an integer, which then sits in the low mantissa bits (no int convert).
- *  2. r = x - n*ln2_hi - n*ln2_lo: ln2 split in two so n*ln2_hi is exact.
- *  3. e^r by its Taylor polynomial (Horner): degree 7 for float (truncation
- *     < 0.35^8/8! = 5e-9), degree 12 for double (< 0.35^13/13! = 8e-17).
- *  4. 2^n built from exponent bits, applied as 2^(n/2) * 2^(n - n/2) so results in
- *     the subnormal range are rounded once, correctly, instead of flushed.
- * Clamp range: float x in [-104, 89] (outside: 0 or +inf), double [-746, 710].
- * NaN propagates (every compare with NaN is false, so NaN is never clamped).
- */
-static inline float dg_exp_f32(float x) {
-    const float log2e = 1.44269504088896341f;
-    const float ln2_hi = 0.693145751953125f;        /* 12 significant bits: n*ln2_hi exact */
-    const float ln2_lo = 1.42860682030941723e-06f;  /* ln2 - ln2_hi */
-    const float round_magic = 12582912.0f;          /* 1.5 * 2^23 */
-    float xc = x < -104.0f ? -104.0f : x;
-    xc = xc > 89.0f ? 89.0f : xc;
-    float t = xc * log2e + round_magic;             /* n in the low mantissa bits */
-    float n = t - round_magic;
-    float r = xc - n * ln2_hi;
-    r = r - n * ln2_lo;
-    /* e^r = 1 + r + r^2/2! + ... + r^7/7! */
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int32_t ni = dg_bits_f32(t) - dg_bits_f32(round_magic); /* n as an integer, in [-150, 129] */
-    int32_t n1 = ni >> 1;                                     /* arithmetic shift: floor(n/2) */
-    int32_t n2 = ni - n1;
-    float s1 = dg_from_bits_f32((n1 + 127) << 23);          /* 2^n1, a normal number */
-    float s2 = dg_from_bits_f32((n2 + 127) << 23);          /* 2^n2, a normal number */
-    float result = (p * s1) * s2;
-    return x > 89.0f ? INFINITY : result;                   /* x < -104 already gives 0 */
-}
+/* powers 2..6 */
+static const float dg_exp_poly_f32[] = {
+    0.4999999403953552f,
+    0.1666652113199234f,
+    0.04166838899254799f,
+    0.008368710055947304f,
+    0.0013814608100801706f};
+/* powers 3..6 */
+static const float dg_expm1_poly_f32[] = {
+    0.16666549444198608f,
+    0.04166685417294502f,
+    0.008366035297513008f,
+    0.0013898232718929648f};
+/* powers 0..5 */
+static const float dg_erfcx_num_f32[] = {
+    1.0f,
+    1.436995267868042f,
+    1.0041346549987793f,
+    0.4044913649559021f,
+    0.09350059926509857f,
+    0.010116295889019966f};
+/* powers 0..6 */
+static const float dg_erfcx_den_f32[] = {
+    1.0f,
+    2.5653743743896484f,
+    2.8988499641418457f,
+    1.8623695373535156f,
+    0.7259293794631958f,
+    0.1657244712114334f,
+    0.017930688336491585f};
 
-static inline double dg_exp_f64(double x) {
-    const double log2e = 1.4426950408889634074;
-    const double ln2_hi = 6.93147180369123816490e-01; /* 32 significant bits */
-    const double ln2_lo = 1.90821492927058770002e-10;
-    const double round_magic = 6755399441055744.0;     /* 1.5 * 2^52 */
-    double xc = x < -746.0 ? -746.0 : x;
-    xc = xc > 710.0 ? 710.0 : xc;
-    double t = xc * log2e + round_magic;
-    double n = t - round_magic;
-    double r = xc - n * ln2_hi;
-    r = r - n * ln2_lo;
-    /* e^r = sum_{k=0}^{12} r^k / k! */
-    double p = 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    int64_t ni = dg_bits_f64(t) - dg_bits_f64(round_magic);
-    int64_t n1 = ni >> 1;
-    int64_t n2 = ni - n1;
-    double s1 = dg_from_bits_f64((n1 + 1023) << 52);
-    double s2 = dg_from_bits_f64((n2 + 1023) << 52);
-    double result = (p * s1) * s2;
-    return x > 710.0 ? INFINITY : result;
-}
+/* powers 2..11 */
+static const double dg_exp_poly_f64[] = {
+    0.5000000000000011,
+    0.16666666666666413,
+    0.04166666666653025,
+    0.008333333333494335,
+    0.001388888894360135,
+    0.00019841269506790167,
+    2.4801493132648138e-05,
+    2.755758624818342e-06,
+    2.7630235104061275e-07,
+    2.500008006494479e-08};
+/* powers 3..11 */
+static const double dg_expm1_poly_f64[] = {
+    0.16666666666666602,
+    0.041666666666620035,
+    0.008333333333388355,
+    0.0013888888920482092,
+    0.0001984126970939093,
+    2.4801516388079776e-05,
+    2.7557425060313148e-06,
+    2.762220877063918e-07,
+    2.5045893918375442e-08};
+/* powers 0..10 */
+static const double dg_erfcx_num_f64[] = {
+    1.0,
+    2.3417468814001254,
+    2.71848974855476,
+    2.0215115063420943,
+    1.0564168621778633,
+    0.40355938063764984,
+    0.1139747650381642,
+    0.023528298294938223,
+    0.0034107126553731223,
+    0.0003157385125550979,
+    1.4349984506063156e-05};
+/* powers 0..11 */
+static const double dg_erfcx_den_f64[] = {
+    1.0,
+    3.470126048495638,
+    5.634107688872695,
+    5.661047977207048,
+    3.9205297349222725,
+    1.9704667281606587,
+    0.7358619761101353,
+    0.20502495914308735,
+    0.041982638892622194,
+    0.0060580481229255195,
+    0.0005596319424584217,
+    2.543468529820029e-05};
 
-/* ----------------------------------------------------------------- expm1 */
-/* exp(x) - 1, accurate near 0. PLACEHOLDER (libm) until the vector version lands. */
-static inline float dg_expm1_f32(float x) { return expm1f(x); }
-static inline double dg_expm1_f64(double x) { return expm1(x); }
+/* ------------------------------------------------------------------- float */
+#define DGM_REAL float
+#define DGM_INT int32_t
+#define DGM_UINT uint32_t
+#define DGM(name) dg_##name##_f32
+#define DGM_TAB(name) dg_##name##_f32
+#define DGM_MANT_BITS 23
+#define DGM_EXP_BIAS 127
+#define DGM_ROUND_MAGIC 12582912.0f              /* 1.5 * 2^23: x + magic rounds x to an integer */
+#define DGM_LN2_HI 0.693145751953125f            /* ln2 to 12 bits: n * LN2_HI is exact for |n| < 2^12 */
+#define DGM_LN2_LO 1.42860682030941723e-06f      /* ln2 - LN2_HI */
+#define DGM_EXP_LO -120.0f   /* below: e^x * m rounds to 0 for |m| <= 2^20 (e^-120 = 7.7e-53) */
+#define DGM_EXP_HI 89.0f     /* above: +inf (e^88.73 = FLT_MAX) */
+#define DGM_EXPM1_LO -30.0f  /* below: e^x - 1 rounds to -1 */
+#define DGM_SPLIT_MASK ((int32_t)0xFFFFF000)     /* keep 12 of the 24 significand bits */
+#define DGM_ERFC_AMAX DG_ERFC_AMAX_F32
+#include "dg_math_body.inc"
 
-/* ------------------------------------------------------------------ erfc */
-/* 1 - erf(x), accurate for large x. PLACEHOLDER (libm) until the vector version lands. */
-static inline float dg_erfc_f32(float x) { return erfcf(x); }
-static inline double dg_erfc_f64(double x) { return erfc(x); }
+/* ------------------------------------------------------------------ double */
+#define DGM_REAL double
+#define DGM_INT int64_t
+#define DGM_UINT uint64_t
+#define DGM(name) dg_##name##_f64
+#define DGM_TAB(name) dg_##name##_f64
+#define DGM_MANT_BITS 52
+#define DGM_EXP_BIAS 1023
+#define DGM_ROUND_MAGIC 6755399441055744.0       /* 1.5 * 2^52 */
+#define DGM_LN2_HI 6.93147180369123816490e-01    /* ln2 to 32 bits */
+#define DGM_LN2_LO 1.90821492927058770002e-10    /* ln2 - LN2_HI */
+#define DGM_EXP_LO -760.0    /* below: e^x * m rounds to 0 for |m| <= 2^20 */
+#define DGM_EXP_HI 710.0     /* above: +inf (e^709.78 = DBL_MAX) */
+#define DGM_EXPM1_LO -40.0
+#define DGM_SPLIT_MASK ((int64_t)0xFFFFFFFFF8000000LL) /* keep 26 of the 53 significand bits */
+#define DGM_ERFC_AMAX DG_ERFC_AMAX_F64
+#include "dg_math_body.inc"
 
 #endif /* DG_MATH_H */
