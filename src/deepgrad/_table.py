@@ -66,7 +66,7 @@ class ResultTable:
         return iter(self.rows)
 
     def __repr__(self):
-        return f"<ResultTable: {len(self.rows)} rows x {len(self.columns)} columns>"
+        return f"<{type(self).__name__}: {len(self.rows)} rows x {len(self.columns)} columns>"
 
     def column(self, name):
         if name not in self.columns:
@@ -88,7 +88,7 @@ class ResultTable:
                 elif have != want:
                     return False
             return True
-        return ResultTable([r for r in self.rows if keep(r)], self.columns, self.meta)
+        return type(self)([r for r in self.rows if keep(r)], self.columns, self.meta)
 
     # ------------------------------------------------------------ output
 
