@@ -18,8 +18,8 @@ group -- (activation, direction, contender) plus the copy roof -- is:
   3. timed `repeat` times with time.perf_counter_ns; the cases take turns (run 1 of every case, then
      run 2 of every case, ...) so that the noise of a shared machine falls on all contenders alike.
 Each case is reported by the median and the minimum of its `repeat` runs, per call. All contenders write
-into a preallocated output (`out=` / PyTorch's `.out` and `.grad_input` overloads) except where the
-library has no such form (NumPy's leaky_relu and GELU-tanh build temporaries; that is their real cost).
+into a preallocated output (`out=` / PyTorch's `.out` and `.grad_input` overloads); the NumPy forms
+avoid temporaries where a short sequence of in-place ufuncs can (some backward passes still need one or two).
 deepgrad is timed through its public functions, so the in-cache sizes include the Python call and
 argument checks.
 
@@ -98,15 +98,38 @@ def _np_silu_backward(g, x, out):
     return np.multiply(g, s * (1 + x * (1 - s)), out=out)
 
 
+def _np_leaky_relu(x, out):
+    # max(x, slope x) == leaky_relu(x) for 0 < slope < 1, with no temporaries
+    np.multiply(x, _LEAK, out=out)
+    return np.maximum(x, out, out=out)
+
+
+def _np_leaky_relu_backward(g, x, out):
+    np.multiply(g, _LEAK, out=out)
+    np.copyto(out, g, where=x > 0)
+    return out
+
+
 def _np_gelu_tanh(x, out):
-    # 0.5 x (1 + tanh(c (x + a x^3)))
-    return np.multiply(0.5 * x, 1 + np.tanh(_GELU_C * (x + _GELU_A * x ** 3)), out=out)
+    # 0.5 x (1 + tanh(c x (1 + a x^2))), built in `out` without temporaries
+    np.multiply(x, x, out=out)
+    out *= _GELU_A
+    out += 1
+    out *= x
+    out *= _GELU_C
+    np.tanh(out, out=out)
+    out += 1
+    out *= x
+    out *= 0.5
+    return out
 
 
 def _np_gelu_tanh_backward(g, x, out):
-    # 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2),  t = tanh(c (x + a x^3))
-    t = np.tanh(_GELU_C * (x + _GELU_A * x ** 3))
-    d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_A * x * x)
+    # 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2),  t = tanh(c x (1 + a x^2))
+    x2 = x * x
+    t = np.tanh(_GELU_C * x * (1 + _GELU_A * x2))
+    d = 0.5 * x * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_A * x2)
+    d += 0.5 * (1 + t)
     return np.multiply(g, d, out=out)
 
 
@@ -118,8 +141,7 @@ def numpy_contenders():
     return {
         "relu": (lambda x, out: np.maximum(x, 0, out=out),
                  lambda g, x, out: np.multiply(g, x > 0, out=out)),
-        "leaky_relu": (lambda x, out: np.copyto(out, np.where(x > 0, x, _LEAK * x)),
-                       lambda g, x, out: np.copyto(out, np.where(x > 0, g, _LEAK * g))),
+        "leaky_relu": (_np_leaky_relu, _np_leaky_relu_backward),
         "sigmoid": (_np_sigmoid, lambda g, y, out: np.multiply(g, y * (1 - y), out=out)),
         "tanh": (lambda x, out: np.tanh(x, out=out), lambda g, y, out: np.multiply(g, 1 - y * y, out=out)),
         "gelu_tanh": (_np_gelu_tanh, _np_gelu_tanh_backward),
