@@ -511,11 +511,12 @@ def plot(table, path, contender="deepgrad", width=1200, height=900):
             ax.set_xlabel("array size n (elements)")
             ax.set_ylabel("ns / element (median)")
             ax.grid(True, which="major", alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="upper right")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=8, frameon=False)
     m = table.meta.get("machine") or {}
     fig.suptitle(f"deepgrad activation cost -- {m.get('cpu', '?')}, SIMD {m.get('simd_active', '?')}, "
                  f"{m.get('num_threads', '?')} thread(s)", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.86, 1))  # the right margin holds the legend
     fig.savefig(path, dpi=dpi, format="png")
     return path
 
