@@ -6,12 +6,11 @@
 Groups are "<activation> <fwd|bwd> <dtype> n=<n>"; within a group compare the medians.
 Sizes: 4K and 64K elements stay in L1/L2, 16M (64 MiB of float32) goes to DRAM.
 """
-import math
-
 import numpy as np
 import pytest
 
 from deepgrad import ops
+from deepgrad.bench import numpy_contenders, torch_contenders  # one definition, shared with `deepgrad bench`
 
 from _bench_utils import describe, torch
 
@@ -29,37 +28,6 @@ def arrays(n, dtype):
         x = (rng.standard_normal(n) * 3).astype(dtype)
         _arrays[key] = (x, np.ones(n, dtype), np.empty(n, dtype))
     return _arrays[key]
-
-
-def numpy_contenders():
-    sig = lambda x, out: np.divide(1.0, np.add(1.0, np.exp(np.negative(x, out=out), out=out), out=out), out=out)
-    return {
-        "relu": (lambda x, out: np.maximum(x, 0, out=out),
-                 lambda g, x, out: np.multiply(g, x > 0, out=out)),
-        "leaky_relu": (lambda x, out: np.copyto(out, np.where(x > 0, x, 0.01 * x)),
-                       lambda g, x, out: np.copyto(out, np.where(x > 0, g, 0.01 * g))),
-        "sigmoid": (sig, lambda g, y, out: np.multiply(g, y * (1 - y), out=out)),
-        "tanh": (lambda x, out: np.tanh(x, out=out), lambda g, y, out: np.multiply(g, 1 - y * y, out=out)),
-        "silu": (lambda x, out: np.multiply(x, sig(x, out), out=out), None),
-        "gelu_tanh": (lambda x, out: np.multiply(0.5 * x, 1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)),
-                                                 out=out), None),
-    }
-
-
-def torch_contenders():
-    F = torch.nn.functional
-    return {
-        "relu": (lambda x, out: torch.clamp_min(x, 0, out=out),
-                 lambda g, x, out: torch.ops.aten.threshold_backward(g, x, 0)),
-        "leaky_relu": (lambda x, out: F.leaky_relu(x, 0.01),
-                       lambda g, x, out: torch.ops.aten.leaky_relu_backward(g, x, 0.01, False)),
-        "sigmoid": (lambda x, out: torch.sigmoid(x, out=out), lambda g, y, out: torch.ops.aten.sigmoid_backward(g, y)),
-        "tanh": (lambda x, out: torch.tanh(x, out=out), lambda g, y, out: torch.ops.aten.tanh_backward(g, y)),
-        "gelu": (lambda x, out: F.gelu(x), lambda g, x, out: torch.ops.aten.gelu_backward(g, x)),
-        "gelu_tanh": (lambda x, out: F.gelu(x, approximate="tanh"),
-                      lambda g, x, out: torch.ops.aten.gelu_backward(g, x, approximate="tanh")),
-        "silu": (lambda x, out: F.silu(x), lambda g, x, out: torch.ops.aten.silu_backward(g, x)),
-    }
 
 
 NAMES = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu"]
@@ -109,5 +77,5 @@ def test_copy_roof(benchmark, who, name, direction, dtype, n):
     x, g, out = arrays(n, dtype)
     benchmark.group = f"{name} {direction} {dtype} n={n}"
     describe(benchmark, n=n, bytes=x.nbytes * 2)
-    copy = ops.copy if who == "copy-deepgrad" else (lambda a, out: np.copyto(out, a))
+    copy = ops.copy if who == "copy-deepgrad" else numpy_contenders()["copy"][0]
     benchmark(copy, x, out=out) if who == "copy-deepgrad" else benchmark(copy, x, out)

@@ -2,6 +2,7 @@
 
     deepgrad info          the SIMD path, threads and CPU the kernels use
     deepgrad demo          the gradient that survives 5/10/20/30 sigmoid vs ReLU layers
+    deepgrad bench         what each activation costs per element, forward and backward
 
 Each subcommand lives in a function `cmd_<name>(args, console)` registered in COMMANDS.
 """
@@ -109,7 +110,121 @@ def cmd_demo(args, console):
     return 0
 
 
-_ADDERS = {"info": _add_info, "demo": _add_demo}
+# ------------------------------------------------------------------ bench
+
+def _name_list(allowed, what):
+    """argparse type: comma-separated names, each one of `allowed`."""
+    def parse(text):
+        values = [v.strip() for v in text.split(",") if v.strip()]
+        bad = [v for v in values if v not in allowed]
+        if not values or bad:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {what} from {', '.join(allowed)}; got {text!r}")
+        return values
+    parse.__name__ = what  # argparse names the type in its error message
+    return parse
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _add_bench(parser):
+    from deepgrad import bench, ops
+    from deepgrad._runtime import _ISA_LEVELS
+    parser.add_argument("--sizes", type=_int_list, default=bench.DEFAULT_SIZES,
+                        help="comma-separated element counts (default 4096,65536,1048576,16777216)")
+    parser.add_argument("--dtypes", type=_name_list(bench.DEFAULT_DTYPES, "dtypes"),
+                        default=bench.DEFAULT_DTYPES, help="comma-separated dtypes (default float32,float64)")
+    parser.add_argument("--activations", type=_name_list(list(ops.ACTIVATIONS), "activations"), default=None,
+                        help="comma-separated activations (default: all; relu is always timed, the reference)")
+    parser.add_argument("--threads", dest="bench_threads", type=_positive_int, default=None, metavar="N",
+                        help="threads for every contender (default: deepgrad's current count)")
+    parser.add_argument("--repeat", type=_positive_int, default=bench.DEFAULT_REPEAT,
+                        help=f"timed runs per case, each >= 2 ms (default {bench.DEFAULT_REPEAT})")
+    parser.add_argument("--simd", choices=sorted(_ISA_LEVELS), default=None,
+                        help="force a SIMD path for the run (default: the best this CPU has)")
+    parser.add_argument("--no-numpy", dest="numpy", action="store_false", help="do not time NumPy")
+    parser.add_argument("--no-torch", dest="torch", action="store_false", help="do not time PyTorch")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="write bench.csv, bench.json and bench.png (needs matplotlib) to DIR")
+
+
+def _fmt(value, spec):
+    return "" if value is None else format(value, spec)
+
+
+def _bench_tables(table):
+    """One rich table per (direction, dtype): deepgrad's numbers with the other contenders beside them."""
+    from rich.table import Table
+
+    from deepgrad import bench
+    entries = bench.summary(table)
+    others = [c for c in ("numpy", "torch") if any(r["contender"] == c for r in table.rows)]
+    for direction in bench.DIRECTIONS:
+        for dtype in bench.DEFAULT_DTYPES:
+            rows = [e for e in entries if e["direction"] == direction and e["dtype"] == dtype]
+            if not rows:
+                continue
+            t = Table(title=f"{direction} {dtype}: deepgrad, median ns per element",
+                      caption="roof: time of a copy of the same bytes / time (1.0 = at memory speed); "
+                              "x ReLU: time / ReLU's time")
+            for col in ("n", "activation", "ns/elem", "GB/s", "roof", "x ReLU", *(f"{o} ns/elem" for o in others)):
+                t.add_column(col, justify="left" if col == "activation" else "right", no_wrap=col == "activation")
+            previous = None
+            for e in rows:
+                if previous is not None and e["n"] != previous:
+                    t.add_section()
+                t.add_row(str(e["n"]) if e["n"] != previous else "", e["label"], _fmt(e["ns_per_element"], ".3f"),
+                          _fmt(e["gb_per_s"], ".1f"), _fmt(e["roof_fraction"], ".2f"),
+                          _fmt(e["relative_to_relu"], ".2f"),
+                          *(_fmt(e.get(f"{o}_ns_per_element"), ".3f") for o in others))
+                previous = e["n"]
+            yield t
+
+
+@command("bench", "time every activation forward and backward against a copy, NumPy and PyTorch")
+def cmd_bench(args, console):
+    import os
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from deepgrad import bench
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("bench", total=None)
+
+        def progress(done, total, label):
+            bar.update(task, completed=done, total=total, description=label)
+
+        table = bench.activations(sizes=args.sizes, dtypes=args.dtypes, threads=args.bench_threads,
+                                  repeat=args.repeat, names=args.activations, numpy=args.numpy,
+                                  torch=args.torch, simd=args.simd, progress=progress)
+    m = table.meta["machine"]
+    console.print(f"[bold]{m['cpu']}[/], SIMD {m['simd_active']}, {m['num_threads']} thread(s), "
+                  f"caches {', '.join(f'{k} {v >> 10} KiB' for k, v in m['caches'].items()) or 'unknown'}; "
+                  f"NumPy {m['numpy']}, PyTorch {m['torch'] or 'absent'}")
+    for t in _bench_tables(table):
+        console.print(t)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        written = [table.to_csv(os.path.join(args.out, "bench.csv")),
+                   table.to_json(os.path.join(args.out, "bench.json"))]
+        try:
+            written.append(table.plot(os.path.join(args.out, "bench.png")))
+        except ImportError as exc:
+            console.print(f"[yellow]no plot: {exc}[/]")
+        console.print("wrote " + ", ".join(written))
+    return 0
+
+
+_ADDERS = {"info": _add_info, "demo": _add_demo, "bench": _add_bench}
 
 
 def build_parser():
