@@ -7,6 +7,8 @@ contiguous; it may be the input itself (in place).
 Backward functions take what PyTorch's autograd saves: sigmoid and tanh the
 forward *output* y, the others the forward *input* x.
 """
+import numpy as np
+
 from .. import _core
 from .. import _validate as v
 
@@ -14,15 +16,23 @@ from .. import _validate as v
 ACTIVATIONS = {}
 
 
+# The Cython functions are fused over float/double; picking the specialization here
+# by dtype skips the generic dispatch (~0.1 us per call, which shows at 4K elements).
+_FORWARD = {np.dtype(np.float32): _core.activation_forward["float"],
+            np.dtype(np.float64): _core.activation_forward["double"]}
+_BACKWARD = {np.dtype(np.float32): _core.activation_backward["float"],
+             np.dtype(np.float64): _core.activation_backward["double"]}
+
+
 def _forward(func, kernel, x, out):
     flat_out, (flat_x,), out = v.elementwise(func, [("x", x)], out)
-    _core.activation_forward(kernel, flat_out, flat_x)
+    _FORWARD[flat_x.dtype](kernel, flat_out, flat_x)
     return out
 
 
 def _backward(func, kernel, grad_out, saved, saved_name, out):
     flat_out, (flat_g, flat_s), out = v.elementwise(func, [("grad_out", grad_out), (saved_name, saved)], out)
-    _core.activation_backward(kernel, flat_out, flat_g, flat_s)
+    _BACKWARD[flat_g.dtype](kernel, flat_out, flat_g, flat_s)
     return out
 
 
