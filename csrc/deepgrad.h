@@ -103,7 +103,8 @@ DG_DECLARE_ACTIVATIONS(double, f64)
  *   Returns 0 or -1 (no memory), as layernorm_backward.
  *
  * batchnorm_forward   PyTorch nn.BatchNorm1d on a (rows=batch, cols=features) array
- *   training (train != 0, rows >= 2): per column c, Welford over the rows in row order:
+ *   training (train != 0, rows >= 2): per column c, Welford over fixed row blocks merged in block
+ *     order (Chan et al.), all in double:
  *     mean_c, var_c = biased variance, rstd_c = 1/sqrt(var_c + eps) -> caches save_mean, save_rstd
  *     running_mean = (1 - momentum) running_mean + momentum mean_c
  *     running_var  = (1 - momentum) running_var  + momentum var_c rows / (rows - 1)
@@ -115,6 +116,7 @@ DG_DECLARE_ACTIVATIONS(double, f64)
  *   dweight_c += sum_r dout_rc xhat_rc,  dbias_c += sum_r dout_rc
  *   training: dinp_rc = w_c rstd_c (dout_rc - mean_r(dout_rc) - xhat_rc mean_r(dout_rc xhat_rc))
  *   evaluation: dinp_rc = w_c rstd_c dout_rc   (the statistics are constants)
+ *   Both return 0, or -1 if the scratch ((16 * 2 + 3) * cols values at most) cannot be allocated.
  */
 #define DG_DECLARE_NORMS(real, sfx)                                                                \
     void layernorm_forward_##sfx(real *out, real *mean, real *rstd, const real *x,                 \
@@ -130,11 +132,11 @@ DG_DECLARE_ACTIVATIONS(double, f64)
                                double eps, int64_t rows, int64_t cols);                            \
     int rmsnorm_backward_##sfx(real *dinp, real *dweight, const real *dout, const real *x,         \
                                const real *rstd, const real *weight, int64_t rows, int64_t cols);  \
-    void batchnorm_forward_##sfx(real *out, real *save_mean, real *save_rstd, real *running_mean,  \
+    int batchnorm_forward_##sfx(real *out, real *save_mean, real *save_rstd, real *running_mean,  \
                                  real *running_var, const real *x, const real *weight,             \
-                                 const real *bias, int train, double momentum, double eps,         \
-                                 int64_t rows, int64_t cols);                                      \
-    void batchnorm_backward_##sfx(real *dinp, real *dweight, real *dbias, const real *dout,        \
+                                const real *bias, int train, double momentum, double eps,          \
+                                int64_t rows, int64_t cols);                                      \
+    int batchnorm_backward_##sfx(real *dinp, real *dweight, real *dbias, const real *dout,        \
                                   const real *x, const real *save_mean, const real *save_rstd,     \
                                   const real *weight, int train, int64_t rows, int64_t cols);
 

@@ -8,13 +8,16 @@
  * Accuracy: every mean, variance and row/column sum is accumulated in double, for
  * float32 too, so a float32 row of 1e6 values around 1e4 keeps its variance (float
  * accumulation would lose it entirely). LayerNorm/RMSNorm use two passes over the
- * row (which sits in L1/L2); BatchNorm uses Welford's update per column.
+ * row (which sits in L1/L2); BatchNorm uses Welford's update per column
+ * (rows are streamed whole, so memory is read sequentially).
  *
  * Threads and determinism: a row (LayerNorm, RMSNorm) or a column (BatchNorm) is
  * always reduced by one thread, in index order. The parameter gradients of
  * LayerNorm/RMSNorm sum over rows: rows are cut into blocks whose number depends
  * only on the shape, each block sums into its own double buffer, and the buffers
- * are added in block order. So the bits never depend on the thread count.
+ * are added in block order. BatchNorm's column statistics use the same fixed row
+ * blocks (Welford per block, merged with Chan's formula in block order). So the bits
+ * never depend on the thread count.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -28,9 +31,16 @@
 /* Parameter-gradient row blocks: at most this many, of at least DG_NORM_BLOCK_MIN rows. */
 #define DG_NORM_MAX_BLOCKS 16
 #define DG_NORM_BLOCK_MIN 8
-/* BatchNorm processes the columns in tiles of this width, keeping the per-column
- * double state of a tile (a few KiB) on the stack. */
-#define DG_BN_TILE 256
+
+/* Independent partial sums per row reduction (4 AVX-512 vectors of double). */
+#define DG_ACC 32
+
+/* acc[0] + ... + acc[DG_ACC-1], added pairwise in a fixed order. Overwrites acc. */
+static inline double dg_acc_total(double *acc) {
+    for (int width = DG_ACC / 2; width >= 1; width /= 2)
+        for (int k = 0; k < width; ++k) acc[k] += acc[k + width];
+    return acc[0];
+}
 
 /* Rows per parameter-gradient block: depends on `rows` only (never on threads). */
 static int64_t dg_norm_block_rows(int64_t rows) {

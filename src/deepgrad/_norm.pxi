@@ -120,17 +120,20 @@ def batchnorm_forward(floating[:, ::1] out not None,       # OUT
     cdef int64_t rows = x.shape[0], cols = x.shape[1]
     if rows == 0 or cols == 0:
         return
+    cdef int status = 0
     cdef floating *rm = _out_ptr(running_mean)
     cdef floating *rv = _out_ptr(running_var)
     cdef const floating *w = _in_ptr(weight)
     cdef const floating *b = _in_ptr(bias)
     with nogil:
         if floating is float:
-            batchnorm_forward_f32(&out[0, 0], &save_mean[0], &save_rstd[0], rm, rv, &x[0, 0], w, b,
-                                  train, momentum, eps, rows, cols)
+            status = batchnorm_forward_f32(&out[0, 0], &save_mean[0], &save_rstd[0], rm, rv, &x[0, 0], w, b,
+                                           train, momentum, eps, rows, cols)
         else:
-            batchnorm_forward_f64(&out[0, 0], &save_mean[0], &save_rstd[0], rm, rv, &x[0, 0], w, b,
-                                  train, momentum, eps, rows, cols)
+            status = batchnorm_forward_f64(&out[0, 0], &save_mean[0], &save_rstd[0], rm, rv, &x[0, 0], w, b,
+                                           train, momentum, eps, rows, cols)
+    if status != 0:
+        raise MemoryError("batch_norm: cannot allocate the statistics scratch")
 
 
 def batchnorm_backward(floating[:, ::1] dinp not None,        # OUT
@@ -145,16 +148,19 @@ def batchnorm_backward(floating[:, ::1] dinp not None,        # OUT
     cdef int64_t rows = x.shape[0], cols = x.shape[1]
     if rows == 0 or cols == 0:
         return
+    cdef int status = 0
     cdef floating *dw = _out_ptr(dweight)
     cdef floating *db = _out_ptr(dbias)
     cdef const floating *w = _in_ptr(weight)
     with nogil:
         if floating is float:
-            batchnorm_backward_f32(&dinp[0, 0], dw, db, &dout[0, 0], &x[0, 0], &save_mean[0],
+            status = batchnorm_backward_f32(&dinp[0, 0], dw, db, &dout[0, 0], &x[0, 0], &save_mean[0],
                                    &save_rstd[0], w, train, rows, cols)
         else:
-            batchnorm_backward_f64(&dinp[0, 0], dw, db, &dout[0, 0], &x[0, 0], &save_mean[0],
-                                   &save_rstd[0], w, train, rows, cols)
+            status = batchnorm_backward_f64(&dinp[0, 0], dw, db, &dout[0, 0], &x[0, 0], &save_mean[0],
+                                            &save_rstd[0], w, train, rows, cols)
+    if status != 0:
+        raise MemoryError("batch_norm_backward: cannot allocate the scratch")
 
 
 def residual_forward(floating[::1] out not None,          # OUT x + fx (may be x or fx itself)
