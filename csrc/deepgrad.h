@@ -76,6 +76,115 @@ void dg_set_num_threads(int n); /* n <= 0: back to the default (omp_get_max_thre
 DG_DECLARE_ACTIVATIONS(float, f32)
 DG_DECLARE_ACTIVATIONS(double, f64)
 
+/* ========================================================= normalization */
+/*
+ * Row layout: x is (rows, cols) row-major; LayerNorm and RMSNorm normalize each row
+ * (the last dimension), BatchNorm normalizes each column over the rows (the batch).
+ * weight/bias may be NULL (affine=False: weight 1, bias 0); dweight/dbias are then
+ * ignored (pass NULL). Caches (mean, rstd) have the dtype of x.
+ * Statistics are accumulated in double for both dtypes, and every reduction runs in
+ * an order that depends only on the shape, so results are bit-identical for any
+ * thread count (they may differ between SIMD paths in the last bits).
+ * out may not overlap x; dinp may not overlap any input (rows are read twice).
+ *
+ * layernorm_forward   PyTorch F.layer_norm(x, (cols,), weight, bias, eps)
+ *   mean_r = sum_j x_rj / cols,  var_r = sum_j (x_rj - mean_r)^2 / cols   (two-pass)
+ *   rstd_r = 1 / sqrt(var_r + eps),  out_rj = (x_rj - mean_r) rstd_r w_j + b_j
+ *   caches: mean[rows], rstd[rows]. cols == 0: mean 0, rstd 1/sqrt(eps).
+ * layernorm_backward  with xhat = (x - mean) rstd, g = dout * w:
+ *   dinp_rj = rstd_r (g_rj - mean_j(g_rj) - xhat_rj mean_j(g_rj xhat_rj))
+ *   dweight_j += sum_r dout_rj xhat_rj,  dbias_j += sum_r dout_rj
+ *   Returns 0, or -1 if the scratch (16 * 2 * cols doubles at most) cannot be allocated.
+ *
+ * rmsnorm_forward     PyTorch nn.RMSNorm((cols,), eps) (weight only)
+ *   rstd_r = 1 / sqrt(sum_j x_rj^2 / cols + eps),  out_rj = x_rj rstd_r w_j
+ * rmsnorm_backward    with xhat = x rstd, g = dout * w:
+ *   dinp_rj = rstd_r (g_rj - xhat_rj mean_j(g_rj xhat_rj)),  dweight_j += sum_r dout_rj xhat_rj
+ *   Returns 0 or -1 (no memory), as layernorm_backward.
+ *
+ * batchnorm_forward   PyTorch nn.BatchNorm1d on a (rows=batch, cols=features) array
+ *   training (train != 0, rows >= 2): per column c, Welford over fixed row blocks merged in block
+ *     order (Chan et al.), all in double:
+ *     mean_c, var_c = biased variance, rstd_c = 1/sqrt(var_c + eps) -> caches save_mean, save_rstd
+ *     running_mean = (1 - momentum) running_mean + momentum mean_c
+ *     running_var  = (1 - momentum) running_var  + momentum var_c rows / (rows - 1)
+ *     (running_mean/running_var may be NULL: track_running_stats=False)
+ *   evaluation (train == 0): mean_c = running_mean_c, rstd_c = 1/sqrt(running_var_c + eps),
+ *     also written to save_mean/save_rstd for the backward pass; running stats unchanged.
+ *   out_rc = (x_rc - mean_c) rstd_c w_c + b_c
+ * batchnorm_backward  with xhat = (x - save_mean) save_rstd:
+ *   dweight_c += sum_r dout_rc xhat_rc,  dbias_c += sum_r dout_rc
+ *   training: dinp_rc = w_c rstd_c (dout_rc - mean_r(dout_rc) - xhat_rc mean_r(dout_rc xhat_rc))
+ *   evaluation: dinp_rc = w_c rstd_c dout_rc   (the statistics are constants)
+ *   Both return 0, or -1 if the scratch ((16 * 2 + 3) * cols values at most) cannot be allocated.
+ */
+#define DG_DECLARE_NORMS(real, sfx)                                                                \
+    void layernorm_forward_##sfx(real *out, real *mean, real *rstd, const real *x,                 \
+                                 const real *weight, const real *bias, double eps,                 \
+                                 int64_t rows, int64_t cols);                                      \
+    int layernorm_backward_##sfx(real *dinp, real *dweight, real *dbias, const real *dout,         \
+                                 const real *x, const real *mean, const real *rstd,                \
+                                 const real *weight, int64_t rows, int64_t cols);                  \
+    void layernorm_forward_naive_##sfx(real *out, real *mean, real *rstd, const real *x,           \
+                                       const real *weight, const real *bias, double eps,           \
+                                       int64_t rows, int64_t cols);                                \
+    void rmsnorm_forward_##sfx(real *out, real *rstd, const real *x, const real *weight,           \
+                               double eps, int64_t rows, int64_t cols);                            \
+    int rmsnorm_backward_##sfx(real *dinp, real *dweight, const real *dout, const real *x,         \
+                               const real *rstd, const real *weight, int64_t rows, int64_t cols);  \
+    int batchnorm_forward_##sfx(real *out, real *save_mean, real *save_rstd, real *running_mean,  \
+                                 real *running_var, const real *x, const real *weight,             \
+                                const real *bias, int train, double momentum, double eps,          \
+                                int64_t rows, int64_t cols);                                      \
+    int batchnorm_backward_##sfx(real *dinp, real *dweight, real *dbias, const real *dout,        \
+                                  const real *x, const real *save_mean, const real *save_rstd,     \
+                                  const real *weight, int train, int64_t rows, int64_t cols);
+
+DG_DECLARE_NORMS(float, f32)
+DG_DECLARE_NORMS(double, f64)
+
+/* ============================================================== residual */
+/*
+ * y = x + f(x): the identity path. Elementwise over n values; out may be the same
+ * array as either input (in place), partial overlap is not allowed.
+ *  residual_forward   out = x + fx                   (the block output f(x) added to its input)
+ *  residual_backward  dinp = dout + dfx              (dout flows straight through the identity:
+ *                                                     dy/dx = 1 + f'(x); dfx = dout through f)
+ */
+#define DG_DECLARE_RESIDUAL(real, sfx)                                                             \
+    void residual_forward_##sfx(real *out, const real *x, const real *fx, int64_t n);              \
+    void residual_backward_##sfx(real *dinp, const real *dout, const real *dfx, int64_t n);
+
+DG_DECLARE_RESIDUAL(float, f32)
+DG_DECLARE_RESIDUAL(double, f64)
+
+/* ================================================================ losses */
+/*
+ * Mean reduction, as PyTorch's default. The sums run in double in an order that
+ * depends only on the size (identical for any thread count). n == 0 gives NaN (0/0),
+ * as torch. dloss is the upstream gradient of the loss value (1 for loss.backward()).
+ *
+ * mse_loss_forward    PyTorch F.mse_loss(pred, target): loss = sum_i (p_i - t_i)^2 / n
+ * mse_loss_backward   dpred_i = dloss 2 (p_i - t_i) / n        (dpred may be pred or target)
+ *
+ * cross_entropy_forward   PyTorch F.cross_entropy(logits, target), logits (rows, cols),
+ *   target[rows] in [0, cols) (checked by the caller):
+ *   loss = sum_r (lse_r - x_r,t_r) / rows,  lse_r = m_r + log sum_j exp(x_rj - m_r), m_r = max_j x_rj
+ * cross_entropy_backward  dlogits_rj = dloss (softmax(x_r)_j - [j == t_r]) / rows
+ *   (the softmax is recomputed from the logits; dlogits may not overlap logits)
+ */
+#define DG_DECLARE_LOSSES(real, sfx)                                                               \
+    void mse_loss_forward_##sfx(real *loss, const real *pred, const real *target, int64_t n);      \
+    void mse_loss_backward_##sfx(real *dpred, const real *pred, const real *target, real dloss,    \
+                                 int64_t n);                                                       \
+    void cross_entropy_forward_##sfx(real *loss, const real *logits, const int64_t *target,        \
+                                     int64_t rows, int64_t cols);                                  \
+    void cross_entropy_backward_##sfx(real *dlogits, const real *logits, const int64_t *target,    \
+                                      real dloss, int64_t rows, int64_t cols);
+
+DG_DECLARE_LOSSES(float, f32)
+DG_DECLARE_LOSSES(double, f64)
+
 #ifdef __cplusplus
 }
 #endif

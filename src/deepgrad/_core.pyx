@@ -44,3 +44,6 @@ def set_num_threads(int n):
 
 
 include "_activation.pxi"
+
+include "_norm.pxi"
+include "_loss.pxi"

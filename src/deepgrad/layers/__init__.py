@@ -2,7 +2,10 @@
 from ._base import BufferCache, Layer, Parameter
 from .activation import ACTIVATION_LAYERS, GELU, Activation, LeakyReLU, ReLU, SiLU, Sigmoid, Tanh
 from .container import LayerRecord, Sequential
+from .loss import CrossEntropyLoss, MSELoss
+from .norm import BatchNorm, LayerNorm, RMSNorm
+from .residual import Residual
 
-__all__ = ["ACTIVATION_LAYERS", "Activation", "BufferCache", "GELU", "Layer", "LeakyReLU", "Parameter",
-           "ReLU", "SiLU", "Sigmoid", "Tanh"]
-__all__ += ["LayerRecord", "Sequential"]
+__all__ = ["ACTIVATION_LAYERS", "Activation", "BatchNorm", "BufferCache", "CrossEntropyLoss", "GELU", "Layer",
+           "LayerNorm", "LayerRecord", "LeakyReLU", "MSELoss", "Parameter", "RMSNorm", "ReLU", "Residual",
+           "Sequential", "SiLU", "Sigmoid", "Tanh"]

@@ -1,0 +1,61 @@
+/*
+ * norm.c -- LayerNorm, RMSNorm and BatchNorm, forward and backward, float32 and float64.
+ *
+ * The kernels are written once, in norm.inc, against the type `real`; this file
+ * compiles that body twice:  real = float -> *_f32,  real = double -> *_f64.
+ * Shapes, formulas and preconditions: deepgrad.h.
+ *
+ * Accuracy: every mean, variance and row/column sum is accumulated in double, for
+ * float32 too, so a float32 row of 1e6 values around 1e4 keeps its variance (float
+ * accumulation would lose it entirely). LayerNorm/RMSNorm use two passes over the
+ * row (which sits in L1/L2); BatchNorm uses Welford's update per column
+ * (rows are streamed whole, so memory is read sequentially).
+ *
+ * Threads and determinism: a row (LayerNorm, RMSNorm) or a column (BatchNorm) is
+ * always reduced by one thread, in index order. The parameter gradients of
+ * LayerNorm/RMSNorm sum over rows: rows are cut into blocks whose number depends
+ * only on the shape, each block sums into its own double buffer, and the buffers
+ * are added in block order. BatchNorm's column statistics use the same fixed row
+ * blocks (Welford per block, merged with Chan's formula in block order). So the bits
+ * never depend on the thread count.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <omp.h>
+
+#include "dg_internal.h"
+#include "dg_isa3.h"
+
+/* Below this many elements a second thread costs more than it saves. */
+#define DG_NORM_PAR_MIN 65536
+/* Parameter-gradient row blocks: at most this many, of at least DG_NORM_BLOCK_MIN rows. */
+#define DG_NORM_MAX_BLOCKS 16
+#define DG_NORM_BLOCK_MIN 8
+
+/* Independent partial sums per row reduction (4 AVX-512 vectors of double). */
+#define DG_ACC 32
+
+/* acc[0] + ... + acc[DG_ACC-1], added pairwise in a fixed order. Overwrites acc. */
+static inline double dg_acc_total(double *acc) {
+    for (int width = DG_ACC / 2; width >= 1; width /= 2)
+        for (int k = 0; k < width; ++k) acc[k] += acc[k + width];
+    return acc[0];
+}
+
+/* Rows per parameter-gradient block: depends on `rows` only (never on threads). */
+static int64_t dg_norm_block_rows(int64_t rows) {
+    int64_t per = (rows + DG_NORM_MAX_BLOCKS - 1) / DG_NORM_MAX_BLOCKS;
+    return per < DG_NORM_BLOCK_MIN ? DG_NORM_BLOCK_MIN : per;
+}
+
+#define real float
+#define DG_T(name) name##_f32
+#include "norm.inc"
+#undef real
+#undef DG_T
+
+#define real double
+#define DG_T(name) name##_f64
+#include "norm.inc"
+#undef real
+#undef DG_T
