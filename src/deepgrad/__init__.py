@@ -12,9 +12,11 @@ from .layers import *  # noqa: F401,F403  (layers are re-exported at the top lev
 from .layers import __all__ as _layers_all
 from .optim import SGD, Adam, AdamW, clip_grad_norm, clip_grad_value
 from .training import History, train
+from .network import mlp
+from .depth_sweep import SweepResult, sweep
 
 __version__ = "0.1.0"
 
 __all__ = ["Adam", "AdamW", "History", "SGD", "clip_grad_norm", "clip_grad_value", "cpu_features", "data",
            "get_num_threads", "get_simd", "init", "layers", "ops", "optim", "set_num_threads", "set_simd",
-           "simd_paths", "theory", "train", *_layers_all]
+           "simd_paths", "theory", "train", "mlp", "sweep", "SweepResult", *_layers_all]

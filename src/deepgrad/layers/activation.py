@@ -25,6 +25,11 @@ class Activation(Layer):
         self._x, self._y = x, y
         return y
 
+    @property
+    def last_output(self):
+        """The output of the last forward (a reused buffer: valid until the next forward)."""
+        return self._y
+
     def backward(self, grad_out):
         func = f"{type(self).__name__}.backward"
         if self._y is None:
