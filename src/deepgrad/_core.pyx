@@ -44,3 +44,4 @@ def set_num_threads(int n):
 
 
 include "_activation.pxi"
+include "_dense.pxi"
