@@ -67,13 +67,21 @@
 #define DG_GEMM_MR_MAX 16
 #define DG_GEMM_NR_MAX 32
 
+#ifndef DG_GEMM_KC
 #define DG_GEMM_KC 256
+#endif
+#ifndef DG_GEMM_NC
 #define DG_GEMM_NC 4096
+#endif
 /* Bytes of packed A per k block in L2 (MC = this / (KC * sizeof(real)), rounded to MR). */
+#ifndef DG_GEMM_A_BYTES
 #define DG_GEMM_A_BYTES (512 * 1024)
+#endif
 /* A second thread pays from about 0.5 MFLOP (m*n*k >= 80^3): below that the
  * fork/join and the barriers (a few microseconds) cost more than half the work. */
+#ifndef DG_GEMM_PAR_MIN_MNK
 #define DG_GEMM_PAR_MIN_MNK (80 * 80 * 80)
+#endif
 
 /* Alignment of the pack buffers: one cache line, also the widest vector. */
 #define DG_GEMM_ALIGN 64

@@ -27,3 +27,6 @@ __all__ = [
     "relu_backward", "sigmoid", "sigmoid_backward", "sigmoid_libm", "silu", "silu_backward",
     "tanh", "tanh_backward",
 ]
+from .dense import dense_backward, dense_forward, matmul  # noqa: E402
+
+__all__ += ["dense_backward", "dense_forward", "matmul"]
