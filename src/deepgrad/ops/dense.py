@@ -77,7 +77,8 @@ def _dense_args(func, x, W, b):
             raise ValueError(f"{func}: b has shape {b.shape}, expected ({out_features},) "
                              f"to match W with shape {W.shape}")
         b = np.ascontiguousarray(b)
-    x2 = np.ascontiguousarray(x.reshape(-1, in_features))
+    rows = int(np.prod(x.shape[:-1], dtype=np.int64))
+    x2 = np.ascontiguousarray(x.reshape(rows, in_features))
     return x2, np.ascontiguousarray(W), b
 
 
@@ -92,7 +93,7 @@ def dense_forward(x, W, b=None, out=None):
     shape = x.shape[:-1] + (W.shape[0],)
     out = v.output(out, "out", func, shape=shape, dtype=W.dtype,
                    inputs=[("x", x), ("W", W), ("b", b)], allow_alias=False)
-    _core.dense_forward(out.reshape(-1, W.shape[0]), x2, W, b)
+    _core.dense_forward(out.reshape(x2.shape[0], W.shape[0]), x2, W, b)
     return out
 
 
@@ -115,7 +116,7 @@ def dense_backward(grad_out, x, W, need_bias=True, *, need_x=True, grad_x=None, 
     if g.shape != x.shape[:-1] + (out_features,):
         raise ValueError(f"{func}: grad_out has shape {g.shape}, expected "
                          f"{x.shape[:-1] + (out_features,)} (x {x.shape}, W {W.shape})")
-    g2 = np.ascontiguousarray(g.reshape(-1, out_features))
+    g2 = np.ascontiguousarray(g.reshape(x2.shape[0], out_features))
     inputs = [("grad_out", g), ("x", x), ("W", W)]
     gx = None
     if need_x:
@@ -133,5 +134,5 @@ def dense_backward(grad_out, x, W, need_bias=True, *, need_x=True, grad_x=None, 
         else:
             gb = v.output(grad_b, "grad_b", func, shape=(out_features,), dtype=W.dtype,
                           inputs=inputs, allow_alias=False)
-    _core.dense_backward(g2, x2, W, None if gx is None else gx.reshape(-1, in_features), grad_W, gb)
+    _core.dense_backward(g2, x2, W, None if gx is None else gx.reshape(x2.shape), grad_W, gb)
     return gx, grad_W, gb
