@@ -10,12 +10,8 @@ cdef inline int64_t _ld(int64_t stride_bytes, int64_t itemsize, int64_t cols) no
     return ld if ld >= cols and ld >= 1 else (cols if cols >= 1 else 1)
 
 
-def gemm(floating[:, :] c not None,        # OUT m x n (rows contiguous), C = alpha op(A) op(B) + beta C + bias
-         const floating[:, :] a not None,  # IN  op(A) is m x k (A stored k x m if trans_a)
-         const floating[:, :] b not None,  # IN  op(B) is k x n (B stored n x k if trans_b)
-         const floating[::1] bias,         # IN  length n, or None
-         bint trans_a, bint trans_b, double alpha, double beta, bint naive=False):
-    """C = alpha * op(A) @ op(B) + beta * C (+ bias per column); shapes checked by the caller."""
+cdef _gemm(floating[:, :] c, const floating[:, :] a, const floating[:, :] b,
+           const floating[::1] bias, bint trans_a, bint trans_b, double alpha, double beta, bint naive):
     cdef int64_t m = c.shape[0], n = c.shape[1]
     cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
     cdef int64_t isz = sizeof(floating)
@@ -47,6 +43,27 @@ def gemm(floating[:, :] c not None,        # OUT m x n (rows contiguous), C = al
             else:
                 gemm_f64(&c[0, 0], pa, pb, pbias, m, n, k, lda, ldb, ldc, trans_a, trans_b,
                          alpha, beta)
+
+
+def gemm(floating[:, :] c not None,        # OUT m x n (rows contiguous), C = alpha op(A) op(B) + beta C + bias
+         const floating[:, :] a not None,  # IN  op(A) is m x k (A stored k x m if trans_a)
+         const floating[:, :] b not None,  # IN  op(B) is k x n (B stored n x k if trans_b)
+         const floating[::1] bias,         # IN  length n, or None
+         bint trans_a, bint trans_b, double alpha, double beta, bint naive=False):
+    """C = alpha * op(A) @ op(B) + beta * C (+ bias per column); shapes checked by the caller.
+    numpy: c[...] = alpha * (a.T if trans_a else a) @ (b.T if trans_b else b) + beta * c + bias"""
+    _gemm(c, a, b, bias, trans_a, trans_b, alpha, beta, naive)
+
+
+# The same for one dtype each: no fused-type dispatch on the hot path of deepgrad.ops.matmul.
+def gemm_f32_nobias(float[:, :] c not None, const float[:, :] a not None,
+                    const float[:, :] b not None, bint trans_a, bint trans_b, double alpha, double beta):
+    _gemm[float](c, a, b, None, trans_a, trans_b, alpha, beta, False)
+
+
+def gemm_f64_nobias(double[:, :] c not None, const double[:, :] a not None,
+                    const double[:, :] b not None, bint trans_a, bint trans_b, double alpha, double beta):
+    _gemm[double](c, a, b, None, trans_a, trans_b, alpha, beta, False)
 
 
 def dense_forward(floating[:, ::1] out not None,           # OUT y (B, out)

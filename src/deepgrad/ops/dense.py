@@ -6,15 +6,17 @@ place through their leading dimension; F-ordered operands are used in place as t
 transpose; anything else is copied once. `out=` must be C-contiguous, writeable and
 not overlap an input.
 """
+import math
+
 import numpy as np
 
 from .. import _core
 from .. import _validate as v
 
 
-def _rowmajor(x, name, func, dtype=None):
-    """(array whose rows are contiguous, flipped): flipped means the array returned is x.T."""
-    x = v.float_array(x, name, func, ndim=2, dtype=dtype)
+def _rowmajor(x):
+    """(array whose rows are contiguous, flipped) for a checked 2-d float array x;
+    flipped means the array returned is x.T."""
     isz = x.itemsize
     rows, cols = x.shape
     s0, s1 = x.strides
@@ -26,6 +28,15 @@ def _rowmajor(x, name, func, dtype=None):
         if s0 == isz and (cols == 1 or (s1 % isz == 0 and s1 >= rows * isz)):
             return x.T, True
     return np.ascontiguousarray(x), False
+
+
+def _scalar(value, name, func):
+    if type(value) is float and math.isfinite(value):  # the common case, without NumPy
+        return value
+    return v.finite_float(value, name, func)
+
+
+_GEMM = {np.dtype(np.float32): _core.gemm_f32_nobias, np.dtype(np.float64): _core.gemm_f64_nobias}
 
 
 def _check_flag(value, name, func):
@@ -41,11 +52,30 @@ def matmul(a, b, trans_a=False, trans_b=False, out=None, *, alpha=1.0, beta=0.0)
     beta != 0 needs `out` (its values are read); with beta == 0 `out` is only written.
     NumPy equivalent: ``alpha * (a.T if trans_a else a) @ (b.T if trans_b else b) + beta * out``.
     """
+    # Fast path for the common call (C-contiguous operands of one float dtype, plain
+    # arguments): the same checks as below, fewer Python calls. Anything else falls through.
+    gemm = _GEMM.get(getattr(a, "dtype", None))
+    if (gemm is not None and type(a) is np.ndarray and type(b) is np.ndarray and b.dtype == a.dtype
+            and a.ndim == 2 and b.ndim == 2 and (trans_a is False or trans_a is True)
+            and (trans_b is False or trans_b is True) and type(alpha) is float and type(beta) is float
+            and math.isfinite(alpha) and beta == 0.0 and a.flags.c_contiguous and b.flags.c_contiguous):
+        m, k = a.shape[::-1] if trans_a else a.shape
+        k2, n = b.shape[::-1] if trans_b else b.shape
+        if k == k2:
+            if out is None:
+                out = np.empty((m, n), dtype=a.dtype)
+                gemm(out, a, b, trans_a, trans_b, alpha, 0.0)
+                return out
+            if (type(out) is np.ndarray and out.dtype == a.dtype and out.shape == (m, n)
+                    and out.flags.c_contiguous and out.flags.writeable
+                    and not np.may_share_memory(out, a) and not np.may_share_memory(out, b)):
+                gemm(out, a, b, trans_a, trans_b, alpha, 0.0)
+                return out
     func = "matmul"
     trans_a = _check_flag(trans_a, "trans_a", func)
     trans_b = _check_flag(trans_b, "trans_b", func)
-    alpha = v.finite_float(alpha, "alpha", func)
-    beta = v.finite_float(beta, "beta", func)
+    alpha = _scalar(alpha, "alpha", func)
+    beta = _scalar(beta, "beta", func)
     a = v.float_array(a, "a", func, ndim=2)
     b = v.float_array(b, "b", func, ndim=2, dtype=a.dtype)
     m, k = a.shape[::-1] if trans_a else a.shape
@@ -58,9 +88,9 @@ def matmul(a, b, trans_a=False, trans_b=False, out=None, *, alpha=1.0, beta=0.0)
         raise ValueError(f"{func}: beta={beta} reads `out`, so out must be given")
     out = v.output(out, "out", func, shape=(m, n), dtype=a.dtype,
                    inputs=[("a", a), ("b", b)], allow_alias=False)
-    a_rm, flip_a = _rowmajor(a, "a", func)
-    b_rm, flip_b = _rowmajor(b, "b", func)
-    _core.gemm(out, a_rm, b_rm, None, trans_a != flip_a, trans_b != flip_b, alpha, beta)
+    a_rm, flip_a = _rowmajor(a)
+    b_rm, flip_b = _rowmajor(b)
+    _GEMM[a.dtype](out, a_rm, b_rm, trans_a != flip_a, trans_b != flip_b, alpha, beta)
     return out
 
 
