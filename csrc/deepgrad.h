@@ -184,6 +184,50 @@ DG_DECLARE_RESIDUAL(double, f64)
 
 DG_DECLARE_LOSSES(float, f32)
 DG_DECLARE_LOSSES(double, f64)
+/* ================================================================= gemm */
+/*
+ * C = alpha * op(A) op(B) + beta * C + 1 bias^T       (csrc/gemm.c, no BLAS involved)
+ *   op(A) is m x k: A (m x k, row stride lda) or, if trans_a, A^T with A stored k x m;
+ *   op(B) is k x n: B (k x n, row stride ldb) or, if trans_b, B^T with B stored n x k;
+ *   C is m x n with row stride ldc; bias (length n, may be NULL) is added to every row.
+ * PyTorch: torch.addmm(beta*C + bias, op(A), op(B), alpha=alpha) / BLAS ?gemm in row-major.
+ * Preconditions: m, n, k >= 0; lda >= max(1, cols of the stored A) (k, or m if trans_a),
+ * ldb likewise, ldc >= max(1, n); C does not overlap A, B or bias.
+ * beta == 0: C is only written (it may hold NaN/garbage). k == 0 or alpha == 0: A and B
+ * are not read and C = beta * C + bias. Results do not depend on the thread count.
+ * gemm_naive_*: the same contract, three plain loops (the reference the tests use).
+ */
+#define DG_DECLARE_GEMM(real, sfx)                                                                 \
+    void gemm_##sfx(real *C, const real *A, const real *B, const real *bias, int64_t m, int64_t n, \
+                    int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a, int trans_b,    \
+                    real alpha, real beta);                                                        \
+    void gemm_naive_##sfx(real *C, const real *A, const real *B, const real *bias, int64_t m,     \
+                          int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,             \
+                          int trans_a, int trans_b, real alpha, real beta);
+
+DG_DECLARE_GEMM(float, f32)
+DG_DECLARE_GEMM(double, f64)
+
+/* ================================================================ dense */
+/*
+ * Fully connected layer, PyTorch's nn.Linear convention (csrc/dense.c, on the GEMM above):
+ *   x: (B, in)   weight W: (out, in)   bias b: (out) or NULL   y: (B, out)
+ * forward:   y = x W^T + b                      (bias fused into the GEMM write-back)
+ * backward:  dinp     = dout W                  (written; skipped if dinp == NULL)
+ *            dweight += dout^T x                (accumulated; skipped if NULL)
+ *            dbias   += sum over rows of dout   (accumulated, rows summed in order 0..B-1
+ *                                                for every thread count; skipped if NULL)
+ * Preconditions: contiguous arrays, sizes >= 0, outputs do not overlap inputs.
+ */
+#define DG_DECLARE_DENSE(real, sfx)                                                                \
+    void dense_forward_##sfx(real *out, const real *x, const real *weight, const real *bias,      \
+                             int64_t B, int64_t in_features, int64_t out_features);               \
+    void dense_backward_##sfx(real *dinp, real *dweight, real *dbias, const real *dout,           \
+                              const real *x, const real *weight, int64_t B, int64_t in_features,  \
+                              int64_t out_features);
+
+DG_DECLARE_DENSE(float, f32)
+DG_DECLARE_DENSE(double, f64)
 
 #ifdef __cplusplus
 }

@@ -47,3 +47,4 @@ include "_activation.pxi"
 
 include "_norm.pxi"
 include "_loss.pxi"
+include "_dense.pxi"

@@ -75,3 +75,26 @@ cdef extern from "deepgrad.h" nogil:
     void cross_entropy_forward_f64(double *loss, const double *logits, const int64_t *target, int64_t rows, int64_t cols)
     void cross_entropy_backward_f32(float *dlogits, const float *logits, const int64_t *target, float dloss, int64_t rows, int64_t cols)
     void cross_entropy_backward_f64(double *dlogits, const double *logits, const int64_t *target, double dloss, int64_t rows, int64_t cols)
+    # ---- gemm (csrc/gemm.c) and dense (csrc/dense.c)
+    void gemm_f32(float *C, const float *A, const float *B, const float *bias, int64_t m, int64_t n,
+                  int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a, int trans_b,
+                  float alpha, float beta)
+    void gemm_f64(double *C, const double *A, const double *B, const double *bias, int64_t m, int64_t n,
+                  int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a, int trans_b,
+                  double alpha, double beta)
+    void gemm_naive_f32(float *C, const float *A, const float *B, const float *bias, int64_t m,
+                        int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
+                        int trans_b, float alpha, float beta)
+    void gemm_naive_f64(double *C, const double *A, const double *B, const double *bias, int64_t m,
+                        int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
+                        int trans_b, double alpha, double beta)
+    void dense_forward_f32(float *out, const float *x, const float *weight, const float *bias,
+                           int64_t B, int64_t in_features, int64_t out_features)
+    void dense_forward_f64(double *out, const double *x, const double *weight, const double *bias,
+                           int64_t B, int64_t in_features, int64_t out_features)
+    void dense_backward_f32(float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *x, const float *weight, int64_t B, int64_t in_features,
+                            int64_t out_features)
+    void dense_backward_f64(double *dinp, double *dweight, double *dbias, const double *dout,
+                            const double *x, const double *weight, int64_t B, int64_t in_features,
+                            int64_t out_features)

@@ -41,3 +41,6 @@ __all__ = [
     "layer_norm_backward", "mse_loss", "mse_loss_backward", "residual_add", "residual_backward",
     "rms_norm", "rms_norm_backward",
 ]
+from .dense import dense_backward, dense_forward, matmul  # noqa: E402
+
+__all__ += ["dense_backward", "dense_forward", "matmul"]

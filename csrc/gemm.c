@@ -1,0 +1,170 @@
+/*
+ * gemm.c -- C = alpha * op(A) op(B) + beta * C (+ a per-column bias), float32 and float64,
+ * row-major, written from scratch the way BLIS builds a GEMM. No BLAS is linked or called.
+ *
+ * The algorithm (the body is in gemm.inc, written once against `real`):
+ *
+ *   loop 5  jc: over n, NC columns at a time     B block  KC x NC  -> lives in L3
+ *   loop 4  pc: over k, KC at a time               pack op(B)(pc:pc+KC, jc:jc+NC) into Bp
+ *   loop 3  ic: over m, MC rows at a time          pack op(A)(ic:ic+MC, pc:pc+KC) into Ap  -> L2
+ *   loop 2  jr: over NC, NR columns at a time      one B micro-panel KC x NR   -> stays in L1
+ *   loop 1  ir: over MC, MR rows at a time         one A micro-panel MR x KC   -> streamed from L2
+ *   micro-kernel: an MR x NR tile of C held in registers, k rank-1 updates with FMA,
+ *                 then one write-back  C = alpha * acc + beta * C (+ bias)
+ *
+ * Packing copies a panel into the exact order the micro-kernel reads it (A: MR values
+ * of one column of op(A) after another; B: NR values of one row of op(B) after another),
+ * so the inner loop reads two contiguous streams whatever the transposes and leading
+ * dimensions were. Panels at the bottom/right edge are padded with zeros, so the
+ * micro-kernel always computes a full MR x NR tile; an edge tile is written to a small
+ * temporary and only its valid part is copied to C (nothing outside C is read or written).
+ *
+ * Threads (OpenMP): one parallel region per call; the threads pack B and A together
+ * (each takes whole panels) and then split the MR x NR tiles of the macro-kernel
+ * (loops 2 and 1 flattened, contiguous ranges per thread). k is never split: every
+ * element of C is summed over k in the same order by whichever thread computes it,
+ * so the result is bit-identical for any thread count.
+ *
+ * Micro-kernels: AVX-512 (32 zmm registers), AVX2+FMA (16 ymm), portable C; chosen per
+ * call from dg_isa_active(). Tile shapes (float32 / float64):
+ *   AVX-512  MR = 14, NR = 32 / 16  -> 28 accumulators + 2 B vectors + 1 broadcast = 31 of 32 zmm;
+ *            per k step 2 loads + 14 broadcasts feed 28 FMAs (both FMA pipes busy,
+ *            loads well under the 2/cycle limit). 28 independent chains hide the 4-cycle
+ *            FMA latency of 2 pipes (8 in flight needed).
+ *   AVX2     MR = 6,  NR = 16 / 8   -> 12 accumulators + 2 B + 1 broadcast = 15 of 16 ymm.
+ *   portable MR = 4,  NR = 8        -> small enough for 16 SSE registers; correctness first.
+ * Block sizes (elements), chosen for Zen 4/5 (L1d 48 KiB, L2 1 MiB per core, L3 32 MiB):
+ *   KC: the B micro-panel KC x NR must stay in L1 with room for the streamed A panel:
+ *       AVX-512: KC = 256 -> 256*32*4 = 32 KiB (f32) / 256*16*8 = 32 KiB (f64).
+ *   MC: the packed A block MC x KC in about half of L2: 14*36 = 504 rows * 256 * 4 B = 504 KiB (f32),
+ *       252 rows for f64 (504 KiB).
+ *   NC: the packed B block KC x NC in L3, shared by the threads: 4096 * 256 * 4 B = 4 MiB.
+ * (The AVX2 and portable kernels use the same KC/NC and an MC that is a multiple of their MR.)
+ *
+ * Epilogue: the write-back applies `bias` (one value per column of C, added to every row)
+ * in the last k block, so y = x W^T + b needs no second pass over y. Later epilogues
+ * (an activation, say) belong in the same place: it is the only point where a tile of C
+ * holds its final sum.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+
+#include "dg_internal.h"
+
+#if defined(DG_X86_64)
+#include <immintrin.h>
+#endif
+
+/* ---------------------------------------------------------- tile shapes --- */
+#define DG_GEMM_MR_AVX512 14
+#define DG_GEMM_NV_AVX512 2 /* vectors per row of the tile: NR = NV * lanes */
+#define DG_GEMM_MR_AVX2 6
+#define DG_GEMM_NV_AVX2 2
+#define DG_GEMM_MR_PORTABLE 4
+#define DG_GEMM_NR_PORTABLE 8
+/* Largest tile of any kernel (sizes the edge-tile temporary on the stack). */
+#define DG_GEMM_MR_MAX 16
+#define DG_GEMM_NR_MAX 32
+
+#ifndef DG_GEMM_KC
+#define DG_GEMM_KC 256
+#endif
+#ifndef DG_GEMM_NC
+#define DG_GEMM_NC 4096
+#endif
+/* Bytes of packed A per k block in L2 (MC = this / (KC * sizeof(real)), rounded to MR). */
+#ifndef DG_GEMM_A_BYTES
+#define DG_GEMM_A_BYTES (512 * 1024)
+#endif
+/* A second thread pays from about 0.5 MFLOP (m*n*k >= 80^3): below that the
+ * fork/join and the barriers (a few microseconds) cost more than half the work. */
+#ifndef DG_GEMM_PAR_MIN_MNK
+#define DG_GEMM_PAR_MIN_MNK (80 * 80 * 80)
+#endif
+
+/* Alignment of the pack buffers: one cache line, also the widest vector. */
+#define DG_GEMM_ALIGN 64
+
+static void *dg_gemm_alloc(size_t bytes) {
+    void *p = NULL;
+    bytes = (bytes + DG_GEMM_ALIGN - 1) / DG_GEMM_ALIGN * DG_GEMM_ALIGN;
+    if (bytes == 0) bytes = DG_GEMM_ALIGN;
+    if (posix_memalign(&p, DG_GEMM_ALIGN, bytes) != 0) return NULL;
+    return p;
+}
+
+static inline int64_t dg_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t dg_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* ------------------------------------------------------ float32 template --- */
+#define real float
+#define DG_T(name) name##_f32
+#if defined(DG_X86_64)
+#define DG_V512 __m512
+#define DG_V512_LANES 16
+#define DG_V512_LOADU _mm512_loadu_ps
+#define DG_V512_STOREU _mm512_storeu_ps
+#define DG_V512_FMADD _mm512_fmadd_ps
+#define DG_V512_MUL _mm512_mul_ps
+#define DG_V512_ADD _mm512_add_ps
+#define DG_V512_SET1 _mm512_set1_ps
+#define DG_V512_ZERO _mm512_setzero_ps
+#define DG_V256 __m256
+#define DG_V256_LANES 8
+#define DG_V256_LOADU _mm256_loadu_ps
+#define DG_V256_STOREU _mm256_storeu_ps
+#define DG_V256_FMADD _mm256_fmadd_ps
+#define DG_V256_MUL _mm256_mul_ps
+#define DG_V256_ADD _mm256_add_ps
+#define DG_V256_SET1 _mm256_set1_ps
+#define DG_V256_ZERO _mm256_setzero_ps
+#endif
+#include "gemm.inc"
+#undef real
+#undef DG_T
+#undef DG_V512
+#undef DG_V512_LANES
+#undef DG_V512_LOADU
+#undef DG_V512_STOREU
+#undef DG_V512_FMADD
+#undef DG_V512_MUL
+#undef DG_V512_ADD
+#undef DG_V512_SET1
+#undef DG_V512_ZERO
+#undef DG_V256
+#undef DG_V256_LANES
+#undef DG_V256_LOADU
+#undef DG_V256_STOREU
+#undef DG_V256_FMADD
+#undef DG_V256_MUL
+#undef DG_V256_ADD
+#undef DG_V256_SET1
+#undef DG_V256_ZERO
+
+/* ------------------------------------------------------ float64 template --- */
+#define real double
+#define DG_T(name) name##_f64
+#if defined(DG_X86_64)
+#define DG_V512 __m512d
+#define DG_V512_LANES 8
+#define DG_V512_LOADU _mm512_loadu_pd
+#define DG_V512_STOREU _mm512_storeu_pd
+#define DG_V512_FMADD _mm512_fmadd_pd
+#define DG_V512_MUL _mm512_mul_pd
+#define DG_V512_ADD _mm512_add_pd
+#define DG_V512_SET1 _mm512_set1_pd
+#define DG_V512_ZERO _mm512_setzero_pd
+#define DG_V256 __m256d
+#define DG_V256_LANES 4
+#define DG_V256_LOADU _mm256_loadu_pd
+#define DG_V256_STOREU _mm256_storeu_pd
+#define DG_V256_FMADD _mm256_fmadd_pd
+#define DG_V256_MUL _mm256_mul_pd
+#define DG_V256_ADD _mm256_add_pd
+#define DG_V256_SET1 _mm256_set1_pd
+#define DG_V256_ZERO _mm256_setzero_pd
+#endif
+#include "gemm.inc"
+#undef real
+#undef DG_T
