@@ -49,9 +49,7 @@ _THEORY_INITS = ("auto", "xavier", "xavier_uniform", "xavier_normal", "he", "kai
 
 # ---------------------------------------------------------------- one configuration
 
-def _l2(a):
-    flat = np.asarray(a, dtype=np.float64).ravel()
-    return float(math.sqrt(np.dot(flat, flat)))
+from ._util import l2_norm as _l2
 
 
 def _find(layer, kind):

@@ -48,10 +48,7 @@ class LayerRecord:
         return asdict(self)
 
 
-def _l2(a):
-    """L2 norm in float64 (float32 squares of a vanished 1e-20 gradient would underflow)."""
-    flat = np.asarray(a).reshape(-1).astype(np.float64, copy=False)
-    return float(np.sqrt(np.dot(flat, flat))) if flat.size else 0.0
+from .._util import l2_norm as _l2
 
 
 def named_parameters(layer):
