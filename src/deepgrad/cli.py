@@ -3,6 +3,7 @@
     deepgrad info          the SIMD path, threads and CPU the kernels use
     deepgrad demo          the gradient that survives 5/10/20/30 sigmoid vs ReLU layers
     deepgrad bench         what each activation costs per element, forward and backward
+    deepgrad sweep         gradient flow across depth, measured and predicted (the main job)
 
 Each subcommand lives in a function `cmd_<name>(args, console)` registered in COMMANDS.
 """
@@ -22,8 +23,14 @@ def command(name, help_text):
 
 
 def _console():
+    """A rich console; when the output is not a terminal (a file, a pipe) tables are not cut at 80 columns."""
+    import os
+
     from rich.console import Console
-    return Console()
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(width=160)
+    return console
 
 
 def _int_list(text):
@@ -224,7 +231,128 @@ def cmd_bench(args, console):
     return 0
 
 
-_ADDERS = {"info": _add_info, "demo": _add_demo, "bench": _add_bench}
+# ------------------------------------------------------------------ sweep
+
+def _choice_list(choices, name):
+    """A comma-separated list of values from `choices` (a dict: text -> value)."""
+    def parse(text):
+        values = []
+        for item in (t.strip() for t in text.split(",")):
+            if item not in choices:
+                raise argparse.ArgumentTypeError(f"{name}: {item!r} is not one of {', '.join(choices)}")
+            values.extend(choices[item])
+        if not values:
+            raise argparse.ArgumentTypeError(f"{name}: expected at least one value")
+        return list(dict.fromkeys(values))
+    return parse
+
+
+def _default_jobs():
+    import os
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def _add_sweep(parser):
+    from deepgrad import depth_sweep as ds
+    from deepgrad.layers import ACTIVATION_LAYERS
+    from deepgrad.network import NORMS
+    parser.add_argument("--depths", type=_int_list, default=[5, 10, 20, 30, 50],
+                        help="comma-separated network depths (default 5,10,20,30,50)")
+    parser.add_argument("--activations", type=_choice_list({a: [a] for a in ACTIVATION_LAYERS}, "activations"),
+                        default=list(ds.ACTIVATIONS), help=f"comma-separated, from {','.join(ACTIVATION_LAYERS)} "
+                                                           "(default: all)")
+    parser.add_argument("--residual", type=_choice_list({"no": [False], "yes": [True], "both": [False, True]},
+                                                        "residual"),
+                        default=[False, True], help="plain (no), residual (yes) or both (default both)")
+    parser.add_argument("--norm", type=_choice_list({"none": [None], **{n: [n] for n in NORMS}}, "norm"),
+                        default=[None, "layernorm"], help=f"comma-separated, from none,{','.join(NORMS)} "
+                                                          "(default none,layernorm)")
+    parser.add_argument("--norm-position", type=_choice_list({"pre": ["pre"], "post": ["post"],
+                                                              "both": ["pre", "post"]}, "norm-position"),
+                        default=["pre"], help="residual blocks: pre-norm x+f(norm(x)), post-norm norm(x+f(x)) "
+                                              "or both (default pre)")
+    parser.add_argument("--init", type=lambda t: [i.strip() for i in t.split(",") if i.strip()], default=["auto"],
+                        help="comma-separated init schemes: auto (He for ReLU-like, Xavier for sigmoid/tanh), "
+                             "critical, xavier_normal, kaiming_normal, ... (default auto)")
+    parser.add_argument("--width", type=_positive_int, default=256, help="units per layer (default 256)")
+    parser.add_argument("--batch", type=_positive_int, default=256, help="batch size (default 256)")
+    parser.add_argument("--seeds", type=_positive_int, default=3, help="seeds per configuration (default 3)")
+    parser.add_argument("--steps", type=int, default=0,
+                        help="Adam training steps after the measurement at init (default 0)")
+    parser.add_argument("--lr", type=float, default=ds.DEFAULT_LR, help=f"Adam learning rate (default {ds.DEFAULT_LR})")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="default float32")
+    parser.add_argument("--jobs", type=_positive_int, default=_default_jobs(),
+                        help=f"worker processes, one configuration at a time each (default {_default_jobs()}: "
+                             "the cores, at most 4)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="write sweep.csv, sweep.json, summary.csv, gradient_flow.png and theory.png to DIR")
+
+
+_NORM_SHORT = {"layernorm": "LN", "batchnorm": "BN", "rmsnorm": "RMS"}
+
+
+def _network_label(r):
+    label = "res" if r["residual"] else "plain"
+    if r["norm"]:
+        norm = _NORM_SHORT.get(r["norm"], r["norm"])
+        label += f" {r['norm_position']}-{norm}" if r["norm_position"] else f"+{norm}"
+    if r["init"] != "auto":
+        label += f" {r['init']}"
+    return label + (f" @{r['step']}" if r["step"] else "")
+
+
+def _sweep_table(summary):
+    from rich.table import Table
+    t = Table(title="Gradient reaching layer 1 / top hidden layer (geometric mean over seeds)",
+              caption="dB: decay per layer, 20 log10(ratio)/(depth-1) (-6 dB: halved per layer); theory: mean-field "
+                      "prediction (plain, no norm); usable: layer-1 update above float32 eps relative to the top's; "
+                      "LN/BN/RMS: layer/batch/RMS norm; res pre-LN: x+f(LN(x))")
+    for col in ("depth", "activation", "network", "ratio", "dB", "theory", "usable", "sat", "dead", "loss"):
+        t.add_column(col, justify="left" if col in ("activation", "network") else "right", no_wrap=True)
+    previous = None
+    for r in summary.rows:
+        if previous is not None and r["depth"] != previous:
+            t.add_section()
+        previous = r["depth"]
+        t.add_row(str(r["depth"]), r["activation"], _network_label(r), f"{r['ratio_first_last']:.2g}",
+                  _fmt(r["measured_db_per_layer"], "+.2f"), _fmt(r["predicted_db_per_layer"], "+.2f"),
+                  "yes" if r["first_layer_usable"] else "[red]no[/]", _fmt(r["saturated"], ".2f"),
+                  _fmt(r["dead"], ".2f"), f"{r['loss']:.3g}")
+    return t
+
+
+@command("sweep", "measure gradient flow across depth (plain vs residual, per activation) against theory")
+def cmd_sweep(args, console):
+    import os
+
+    import deepgrad
+    if args.steps < 0:
+        raise SystemExit(f"deepgrad sweep: --steps must be >= 0, got {args.steps}")
+    result = deepgrad.sweep(depths=args.depths, activations=args.activations, residual=args.residual,
+                            norm=args.norm, norm_position=args.norm_position, init=args.init, width=args.width,
+                            batch=args.batch, seeds=args.seeds, steps=args.steps, dtype=args.dtype, lr=args.lr,
+                            jobs=args.jobs, progress=console.is_terminal)
+    summary = result.summary()
+    console.print(_sweep_table(summary))
+    m = result.meta["machine"]
+    console.print(f"{len(result)} rows in {result.meta['seconds']:.1f} s on {m['cpu']} "
+                  f"({m['simd_active']}, {m['num_threads']} thread(s), {args.jobs} job(s))")
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        written = [result.to_csv(os.path.join(args.out, "sweep.csv")),
+                   result.to_json(os.path.join(args.out, "sweep.json")),
+                   summary.to_csv(os.path.join(args.out, "summary.csv"))]
+        try:
+            written.append(result.plot(os.path.join(args.out, "gradient_flow.png")))
+            if any(r["predicted_db_per_layer"] is not None for r in summary.rows):
+                written.append(result.plot_theory(os.path.join(args.out, "theory.png")))
+        except ImportError as exc:
+            console.print(f"[yellow]no plot: {exc}[/]")
+        console.print("wrote " + ", ".join(written))
+    return 0
+
+
+_ADDERS = {"info": _add_info, "demo": _add_demo, "bench": _add_bench, "sweep": _add_sweep}
 
 
 def build_parser():
