@@ -29,9 +29,10 @@ from .optim import SGD, Adam, AdamW, clip_grad_norm, clip_grad_value
 from .training import History, train
 from .network import mlp
 from .depth_sweep import SweepResult, sweep
+from .activation_report import Report, report
 
 __version__ = "0.1.0"
 
 __all__ = ["Adam", "AdamW", "History", "SGD", "clip_grad_norm", "clip_grad_value", "cpu_features", "data",
            "get_num_threads", "get_simd", "init", "layers", "ops", "optim", "set_num_threads", "set_simd",
-           "simd_paths", "theory", "train", "mlp", "sweep", "SweepResult", *_layers_all]
+           "simd_paths", "theory", "train", "mlp", "report", "Report", "sweep", "SweepResult", *_layers_all]

@@ -4,6 +4,7 @@
     deepgrad demo          the gradient that survives 5/10/20/30 sigmoid vs ReLU layers
     deepgrad bench         what each activation costs per element, forward and backward
     deepgrad sweep         gradient flow across depth, measured and predicted (the main job)
+    deepgrad report        activation cost beside gradient survival, one row per activation
 
 Each subcommand lives in a function `cmd_<name>(args, console)` registered in COMMANDS.
 """
@@ -352,7 +353,71 @@ def cmd_sweep(args, console):
     return 0
 
 
-_ADDERS = {"info": _add_info, "demo": _add_demo, "bench": _add_bench, "sweep": _add_sweep}
+# ------------------------------------------------------------------ report
+
+def _add_report(parser):
+    from deepgrad import activation_report as rp
+    parser.add_argument("--activations", type=_choice_list({a: [a] for a in rp.ACTIVATIONS}, "activations"),
+                        default=list(rp.ACTIVATIONS), help="comma-separated (default: all)")
+    parser.add_argument("--depths", type=_int_list, default=list(rp.DEFAULT_DEPTHS),
+                        help="depths of the gradient columns (default 10,30,50)")
+    parser.add_argument("--width", type=_positive_int, default=128, help="sweep width (default 128)")
+    parser.add_argument("--batch", type=_positive_int, default=128, help="sweep batch (default 128)")
+    parser.add_argument("--seeds", type=_positive_int, default=2, help="sweep seeds (default 2)")
+    parser.add_argument("--in-cache", type=_positive_int, default=65536, help="in-cache size (default 65536)")
+    parser.add_argument("--out-of-cache", type=_positive_int, default=1 << 24,
+                        help="out-of-cache size (default 16777216)")
+    parser.add_argument("--repeat", type=_positive_int, default=5, help="timed runs per bench case (default 5)")
+    parser.add_argument("--jobs", type=_positive_int, default=1, help="sweep worker processes (default 1)")
+    parser.add_argument("--markdown", action="store_true", help="print the report as Markdown")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="write report.md, report.csv, report.json and report.png to DIR")
+
+
+@command("report", "activation cost beside gradient survival: a short bench and sweep joined")
+def cmd_report(args, console):
+    import os
+    import sys as _sys
+
+    import deepgrad
+    command_line = "deepgrad " + " ".join(_sys.argv[1:]) if _sys.argv and "deepgrad" in _sys.argv[0] \
+        else "deepgrad report"
+    rep = deepgrad.report(activations=args.activations, depths=args.depths, width=args.width, batch=args.batch,
+                          seeds=args.seeds, in_cache=args.in_cache, out_of_cache=args.out_of_cache,
+                          repeat=args.repeat, jobs=args.jobs, progress=console.is_terminal, command=command_line)
+    markdown = rep.to_markdown()
+    if args.markdown:
+        console.print(markdown, markup=False, highlight=False, soft_wrap=True)
+    else:
+        from rich.table import Table
+        t = Table(title="Activation cost (x ReLU per element) beside gradient survival (layer 1 / top)")
+        for col in ("activation", "fwd cache", "bwd cache", "fwd DRAM", "bwd DRAM",
+                    *(f"plain d{d}" for d in rep.depths), *(f"res d{d}" for d in rep.depths), "chi1", "sat/dead"):
+            t.add_column(col, justify="left" if col == "activation" else "right", no_wrap=True)
+        for r in rep.rows:
+            t.add_row(r["activation"], *(f"{r[c]:.2f}" for c in ("fwd_cache_x_relu", "bwd_cache_x_relu",
+                                                                  "fwd_dram_x_relu", "bwd_dram_x_relu")),
+                      *(f"{r[f'plain_d{d}']:.2g}" for d in rep.depths),
+                      *(f"{r[f'residual_d{d}']:.2g}" for d in rep.depths),
+                      f"{r['chi1']:.3g}", _fmt(r["saturated_or_dead"], ".2f"))
+        console.print(t)
+        console.print(rep.reading())
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "report.md"), "w") as f:
+            f.write(markdown + "\n")
+        written = [os.path.join(args.out, "report.md"), rep.to_csv(os.path.join(args.out, "report.csv")),
+                   rep.to_json(os.path.join(args.out, "report.json"))]
+        try:
+            written.append(rep.plot(os.path.join(args.out, "report.png")))
+        except ImportError as exc:
+            console.print(f"[yellow]no plot: {exc}[/]")
+        console.print("wrote " + ", ".join(written))
+    return 0
+
+
+_ADDERS = {"info": _add_info, "demo": _add_demo, "bench": _add_bench, "sweep": _add_sweep,
+           "report": _add_report}
 
 
 def build_parser():
