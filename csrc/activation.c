@@ -31,15 +31,19 @@
 #define real float
 #define DG_T(name) name##_f32
 #define DG_M(name) dg_##name##_f32
+#define DG_FMA(a, b, c) fmaf(a, b, c)
 #include "activation.inc"
 #undef real
 #undef DG_T
 #undef DG_M
+#undef DG_FMA
 
 #define real double
 #define DG_T(name) name##_f64
 #define DG_M(name) dg_##name##_f64
+#define DG_FMA(a, b, c) fma(a, b, c)
 #include "activation.inc"
 #undef real
 #undef DG_T
 #undef DG_M
+#undef DG_FMA

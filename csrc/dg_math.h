@@ -140,6 +140,8 @@ static const double dg_erfcx_den_f64[] = {
 #define DGM_EXPM1_LO -30.0f  /* below: e^x - 1 rounds to -1 */
 #define DGM_SPLIT_MASK ((int32_t)0xFFFFF000)     /* keep 12 of the 24 significand bits */
 #define DGM_ERFC_AMAX DG_ERFC_AMAX_F32
+#define DGM_NMIN (-126)                          /* smallest normal exponent */
+#define DGM_FMA(a, b, c) fmaf(a, b, c)
 #include "dg_math_body.inc"
 
 /* ------------------------------------------------------------------ double */
@@ -158,6 +160,8 @@ static const double dg_erfcx_den_f64[] = {
 #define DGM_EXPM1_LO -40.0
 #define DGM_SPLIT_MASK ((int64_t)0xFFFFFFFFF8000000LL) /* keep 26 of the 53 significand bits */
 #define DGM_ERFC_AMAX DG_ERFC_AMAX_F64
+#define DGM_NMIN (-1022)
+#define DGM_FMA(a, b, c) fma(a, b, c)
 #include "dg_math_body.inc"
 
 #endif /* DG_MATH_H */
