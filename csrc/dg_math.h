@@ -21,6 +21,8 @@
  * (f32 figures: dense grids against double libm; float64 versions are checked through the
  * activations against mpmath, all <= 1e-15 relative.)
  *   dg_sqr_split_*(a)   a^2 = hi + lo exactly (f32) / to 2^-105 relative (f64)
+ *   dg_exp_parts_fma_*, dg_expmul_fma_*  e^{x+c} (x <= 0) in parts / m e^{x+c} with one fused
+ *                       rounding, for loops compiled for an FMA target (AVX2, AVX-512)
  * (tests/test_activation_accuracy.py measures the activations built on them.)
  */
 #ifndef DG_MATH_H
