@@ -22,24 +22,45 @@
 #include "dg_internal.h"
 #include "dg_math.h"
 
-/* Below these sizes a second thread costs more (fork/join ~ 2-5 us) than it saves. */
-#define DG_PAR_MIN_CHEAP 262144   /* relu, leaky_relu, copy: memory-bound from the start */
-#define DG_PAR_MIN_EXP 32768      /* exp-based: ~1 ns/element of compute per core */
+/* When a second thread pays (elements; measured with 1 vs 2 threads on the 2-core shared
+ * test machine, AVX-512, float32, ns/element):
+ *   exp-based (sigmoid, tanh, gelu):  64K-4M: 2 threads 1.9x faster when the other core is
+ *     idle, but 1.5-2x SLOWER when it is busy (the team's earlier report: 10x slower at 32K,
+ *     a scheduling delay dwarfs 10 us of work). From 256K on (>= 50 us of work) the gain
+ *     when it comes is worth the risk.
+ *   relu / copy: 256K-4M (in L2/L3): 2 threads 1.6-3x faster.
+ *   16M (64 MiB, DRAM): 2 threads were slower for every kernel in 3 of 3 runs (copy 0.19 ->
+ *     0.36-0.57, sigmoid 0.21 -> 0.31-0.95): one core already draws the bandwidth this
+ *     VM gets. Above DG_PAR_MAX the kernels run on one thread.
+ * The constants can be overridden with -D for such measurements. */
+#ifndef DG_PAR_MIN_CHEAP
+#define DG_PAR_MIN_CHEAP 262144   /* relu, leaky_relu, copy, backward-from-output */
+#endif
+#ifndef DG_PAR_MIN_EXP
+#define DG_PAR_MIN_EXP 262144     /* exp-based forward and backward */
+#endif
+#ifndef DG_PAR_MAX
+#define DG_PAR_MAX 8388608        /* above: memory-bound, one thread */
+#endif
 /* Elements per scheduling chunk: a multiple of every vector width, 64 KiB of float. */
 #define DG_CHUNK 16384
 
 #define real float
 #define DG_T(name) name##_f32
 #define DG_M(name) dg_##name##_f32
+#define DG_FMA(a, b, c) fmaf(a, b, c)
 #include "activation.inc"
 #undef real
 #undef DG_T
 #undef DG_M
+#undef DG_FMA
 
 #define real double
 #define DG_T(name) name##_f64
 #define DG_M(name) dg_##name##_f64
+#define DG_FMA(a, b, c) fma(a, b, c)
 #include "activation.inc"
 #undef real
 #undef DG_T
 #undef DG_M
+#undef DG_FMA

@@ -21,6 +21,8 @@
  * (f32 figures: dense grids against double libm; float64 versions are checked through the
  * activations against mpmath, all <= 1e-15 relative.)
  *   dg_sqr_split_*(a)   a^2 = hi + lo exactly (f32) / to 2^-105 relative (f64)
+ *   dg_exp_parts_fma_*, dg_expmul_fma_*  e^{x+c} (x <= 0) in parts / m e^{x+c} with one fused
+ *                       rounding, for loops compiled for an FMA target (AVX2, AVX-512)
  * (tests/test_activation_accuracy.py measures the activations built on them.)
  */
 #ifndef DG_MATH_H
@@ -140,6 +142,8 @@ static const double dg_erfcx_den_f64[] = {
 #define DGM_EXPM1_LO -30.0f  /* below: e^x - 1 rounds to -1 */
 #define DGM_SPLIT_MASK ((int32_t)0xFFFFF000)     /* keep 12 of the 24 significand bits */
 #define DGM_ERFC_AMAX DG_ERFC_AMAX_F32
+#define DGM_NMIN (-126)                          /* smallest normal exponent */
+#define DGM_FMA(a, b, c) fmaf(a, b, c)
 #include "dg_math_body.inc"
 
 /* ------------------------------------------------------------------ double */
@@ -158,6 +162,8 @@ static const double dg_erfcx_den_f64[] = {
 #define DGM_EXPM1_LO -40.0
 #define DGM_SPLIT_MASK ((int64_t)0xFFFFFFFFF8000000LL) /* keep 26 of the 53 significand bits */
 #define DGM_ERFC_AMAX DG_ERFC_AMAX_F64
+#define DGM_NMIN (-1022)
+#define DGM_FMA(a, b, c) fma(a, b, c)
 #include "dg_math_body.inc"
 
 #endif /* DG_MATH_H */
