@@ -21,12 +21,10 @@ from .activation import (
     tanh,
     tanh_backward,
 )
+from .dense import dense_backward, dense_forward, matmul
 
 __all__ = [
     "ACTIVATIONS", "copy", "gelu", "gelu_backward", "leaky_relu", "leaky_relu_backward", "relu",
     "relu_backward", "sigmoid", "sigmoid_backward", "sigmoid_libm", "silu", "silu_backward",
-    "tanh", "tanh_backward",
+    "tanh", "tanh_backward", "dense_backward", "dense_forward", "matmul",
 ]
-from .dense import dense_backward, dense_forward, matmul  # noqa: E402
-
-__all__ += ["dense_backward", "dense_forward", "matmul"]
