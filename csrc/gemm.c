@@ -41,7 +41,8 @@
  *       AVX-512: KC = 256 -> 256*32*4 = 32 KiB (f32) / 256*16*8 = 32 KiB (f64).
  *   MC: the packed A block MC x KC in about half of L2: 14*36 = 504 rows * 256 * 4 B = 504 KiB (f32),
  *       252 rows for f64 (504 KiB).
- *   NC: the packed B block KC x NC in L3, shared by the threads: 4096 * 256 * 4 B = 4 MiB.
+ *   NC: the packed B block KC x NC in L3 (one per thread): 4096 * 256 * 4 B = 4 MiB at most;
+ *       a smaller GEMM allocates only what it uses.
  * (The AVX2 and portable kernels use the same KC/NC and an MC that is a multiple of their MR.)
  *
  * Epilogue: the write-back applies `bias` (one value per column of C, added to every row)
