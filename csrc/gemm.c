@@ -19,11 +19,14 @@
  * micro-kernel always computes a full MR x NR tile; an edge tile is written to a small
  * temporary and only its valid part is copied to C (nothing outside C is read or written).
  *
- * Threads (OpenMP): one parallel region per call; the threads pack B and A together
- * (each takes whole panels) and then split the MR x NR tiles of the macro-kernel
- * (loops 2 and 1 flattened, contiguous ranges per thread). k is never split: every
- * element of C is summed over k in the same order by whichever thread computes it,
- * so the result is bit-identical for any thread count.
+ * Threads (OpenMP): C is cut into one block per thread (a grid whose edges fall on
+ * multiples of MR and NR) and each thread runs the whole serial loop nest above on its
+ * block, with its own pack buffers: no barrier and no shared buffer, so a thread that
+ * the OS delays holds up nobody until the final join. The price is some repeated
+ * packing (a column cut makes every thread pack all of op(A)), and the grid is chosen
+ * to minimise it. k is never split and the tile grid and KC blocks are those of the
+ * serial GEMM, so every element of C is summed in the same order by whichever thread
+ * computes it: the result is bit-identical for any thread count.
  *
  * Micro-kernels: AVX-512 (32 zmm registers), AVX2+FMA (16 ymm), portable C; chosen per
  * call from dg_isa_active(). Tile shapes (float32 / float64):
@@ -38,7 +41,8 @@
  *       AVX-512: KC = 256 -> 256*32*4 = 32 KiB (f32) / 256*16*8 = 32 KiB (f64).
  *   MC: the packed A block MC x KC in about half of L2: 14*36 = 504 rows * 256 * 4 B = 504 KiB (f32),
  *       252 rows for f64 (504 KiB).
- *   NC: the packed B block KC x NC in L3, shared by the threads: 4096 * 256 * 4 B = 4 MiB.
+ *   NC: the packed B block KC x NC in L3 (one per thread): 4096 * 256 * 4 B = 4 MiB at most;
+ *       a smaller GEMM allocates only what it uses.
  * (The AVX2 and portable kernels use the same KC/NC and an MC that is a multiple of their MR.)
  *
  * Epilogue: the write-back applies `bias` (one value per column of C, added to every row)
@@ -66,6 +70,12 @@
 /* Largest tile of any kernel (sizes the edge-tile temporary on the stack). */
 #define DG_GEMM_MR_MAX 16
 #define DG_GEMM_NR_MAX 32
+_Static_assert(DG_GEMM_MR_AVX512 <= DG_GEMM_MR_MAX && DG_GEMM_MR_AVX2 <= DG_GEMM_MR_MAX &&
+                   DG_GEMM_MR_PORTABLE <= DG_GEMM_MR_MAX,
+               "edge-tile temporary too small for MR");
+_Static_assert(DG_GEMM_NV_AVX512 * 16 <= DG_GEMM_NR_MAX && DG_GEMM_NV_AVX2 * 8 <= DG_GEMM_NR_MAX &&
+                   DG_GEMM_NR_PORTABLE <= DG_GEMM_NR_MAX,
+               "edge-tile temporary too small for NR (float32 has the most lanes)");
 
 #ifndef DG_GEMM_KC
 #define DG_GEMM_KC 256
@@ -77,8 +87,8 @@
 #ifndef DG_GEMM_A_BYTES
 #define DG_GEMM_A_BYTES (512 * 1024)
 #endif
-/* A second thread pays from about 0.5 MFLOP (m*n*k >= 80^3): below that the
- * fork/join and the barriers (a few microseconds) cost more than half the work. */
+/* A second thread pays from about 1 MFLOP (m*n*k >= 80^3, ~3 us on one core): below
+ * that the fork/join (~1-2 us) and the repeated packing eat the gain. */
 #ifndef DG_GEMM_PAR_MIN_MNK
 #define DG_GEMM_PAR_MIN_MNK (80 * 80 * 80)
 #endif

@@ -21,7 +21,7 @@ from .activation import (
     tanh,
     tanh_backward,
 )
-
+from .dense import dense_backward, dense_forward, matmul
 from .loss import cross_entropy, cross_entropy_backward, mse_loss, mse_loss_backward
 from .norm import (
     batch_norm,
@@ -40,7 +40,5 @@ __all__ = [
     "batch_norm", "batch_norm_backward", "cross_entropy", "cross_entropy_backward", "layer_norm",
     "layer_norm_backward", "mse_loss", "mse_loss_backward", "residual_add", "residual_backward",
     "rms_norm", "rms_norm_backward",
+    "dense_backward", "dense_forward", "matmul",
 ]
-from .dense import dense_backward, dense_forward, matmul  # noqa: E402
-
-__all__ += ["dense_backward", "dense_forward", "matmul"]
