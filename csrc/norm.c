@@ -32,15 +32,30 @@
 #define DG_NORM_MAX_BLOCKS 16
 #define DG_NORM_BLOCK_MIN 8
 
-/* Independent partial sums per row reduction (4 AVX-512 vectors of double). */
-#define DG_ACC 32
+/* Row reductions (LayerNorm/RMSNorm statistics and backward sums): DG_LANES
+ * independent partial sums in the input's type, each of which adds at most DG_CHUNK
+ * terms before it is added into its own double total. For float32 that keeps the
+ * float->double conversions (which halve the vector width) to 1 in DG_CHUNK elements
+ * while a float partial never sums more than DG_CHUNK terms (relative error below
+ * DG_CHUNK * 2^-24 of the sum of |terms| before the double total takes over); the
+ * terms are differences from a shift near the mean, so the large offsets float32
+ * cannot add accurately never enter the float partials. The order is fixed by this
+ * code (not by the vector width or the thread count). */
+#define DG_LANES 64
+#define DG_CHUNK 16
+/* Double totals per reduction: lane k of a chunk goes to total k % DG_TOT. */
+#define DG_TOT 8
 
-/* acc[0] + ... + acc[DG_ACC-1], added pairwise in a fixed order. Overwrites acc. */
-static inline double dg_acc_total(double *acc) {
-    for (int width = DG_ACC / 2; width >= 1; width /= 2)
-        for (int k = 0; k < width; ++k) acc[k] += acc[k + width];
-    return acc[0];
+/* tot[0] + ... + tot[DG_TOT-1], added pairwise in a fixed order. Overwrites tot. */
+static inline double dg_tot_total(double *tot) {
+    for (int width = DG_TOT / 2; width >= 1; width /= 2)
+        for (int k = 0; k < width; ++k) tot[k] += tot[k + width];
+    return tot[0];
 }
+
+/* LayerNorm/RMSNorm backward: rows whose parameter-gradient terms are summed in the
+ * input's type before they join the block's double partials. */
+#define DG_PARAM_ROWS 8
 
 /* Rows per parameter-gradient block: depends on `rows` only (never on threads). */
 static int64_t dg_norm_block_rows(int64_t rows) {
