@@ -8,15 +8,16 @@
  * Accuracy: every mean, variance and row/column sum is accumulated in double, for
  * float32 too, so a float32 row of 1e6 values around 1e4 keeps its variance (float
  * accumulation would lose it entirely). LayerNorm/RMSNorm use two passes over the
- * row (which sits in L1/L2); BatchNorm uses Welford's update per column
- * (rows are streamed whole, so memory is read sequentially).
+ * row (which sits in L1/L2). BatchNorm reduces sub-blocks of DG_BN_SUB rows per
+ * column in two passes (the sub-block sits in L1/L2) and merges the sub-block
+ * statistics in double with Chan's formula.
  *
  * Threads and determinism: a row (LayerNorm, RMSNorm) or a column (BatchNorm) is
  * always reduced by one thread, in index order. The parameter gradients of
  * LayerNorm/RMSNorm sum over rows: rows are cut into blocks whose number depends
  * only on the shape, each block sums into its own double buffer, and the buffers
  * are added in block order. BatchNorm's column statistics use the same fixed row
- * blocks (Welford per block, merged with Chan's formula in block order). So the bits
+ * blocks (sub-block statistics merged with Chan's formula, blocks in block order). So the bits
  * never depend on the thread count.
  */
 #include <math.h>
@@ -52,6 +53,11 @@ static inline double dg_tot_total(double *tot) {
         for (int k = 0; k < width; ++k) tot[k] += tot[k + width];
     return tot[0];
 }
+
+/* BatchNorm column reductions: rows summed in the input's type before they are
+ * merged into the double statistics, and columns per register tile. */
+#define DG_BN_SUB 16
+#define DG_BN_TILE 64
 
 /* LayerNorm/RMSNorm backward: rows whose parameter-gradient terms are summed in the
  * input's type before they join the block's double partials. */
