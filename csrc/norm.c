@@ -8,15 +8,16 @@
  * Accuracy: every mean, variance and row/column sum is accumulated in double, for
  * float32 too, so a float32 row of 1e6 values around 1e4 keeps its variance (float
  * accumulation would lose it entirely). LayerNorm/RMSNorm use two passes over the
- * row (which sits in L1/L2); BatchNorm uses Welford's update per column
- * (rows are streamed whole, so memory is read sequentially).
+ * row (which sits in L1/L2). BatchNorm reduces sub-blocks of DG_BN_SUB rows per
+ * column in two passes (the sub-block sits in L1/L2) and merges the sub-block
+ * statistics in double with Chan's formula.
  *
  * Threads and determinism: a row (LayerNorm, RMSNorm) or a column (BatchNorm) is
  * always reduced by one thread, in index order. The parameter gradients of
  * LayerNorm/RMSNorm sum over rows: rows are cut into blocks whose number depends
  * only on the shape, each block sums into its own double buffer, and the buffers
  * are added in block order. BatchNorm's column statistics use the same fixed row
- * blocks (Welford per block, merged with Chan's formula in block order). So the bits
+ * blocks (sub-block statistics merged with Chan's formula, blocks in block order). So the bits
  * never depend on the thread count.
  */
 #include <math.h>
@@ -32,15 +33,35 @@
 #define DG_NORM_MAX_BLOCKS 16
 #define DG_NORM_BLOCK_MIN 8
 
-/* Independent partial sums per row reduction (4 AVX-512 vectors of double). */
-#define DG_ACC 32
+/* Row reductions (LayerNorm/RMSNorm statistics and backward sums): DG_LANES
+ * independent partial sums in the input's type, each of which adds at most DG_CHUNK
+ * terms before it is added into its own double total. For float32 that keeps the
+ * float->double conversions (which halve the vector width) to 1 in DG_CHUNK elements
+ * while a float partial never sums more than DG_CHUNK terms (relative error below
+ * DG_CHUNK * 2^-24 of the sum of |terms| before the double total takes over); the
+ * terms are differences from a shift near the mean, so the large offsets float32
+ * cannot add accurately never enter the float partials. The order is fixed by this
+ * code (not by the vector width or the thread count). */
+#define DG_LANES 64
+#define DG_CHUNK 16
+/* Double totals per reduction: lane k of a chunk goes to total k % DG_TOT. */
+#define DG_TOT 8
 
-/* acc[0] + ... + acc[DG_ACC-1], added pairwise in a fixed order. Overwrites acc. */
-static inline double dg_acc_total(double *acc) {
-    for (int width = DG_ACC / 2; width >= 1; width /= 2)
-        for (int k = 0; k < width; ++k) acc[k] += acc[k + width];
-    return acc[0];
+/* tot[0] + ... + tot[DG_TOT-1], added pairwise in a fixed order. Overwrites tot. */
+static inline double dg_tot_total(double *tot) {
+    for (int width = DG_TOT / 2; width >= 1; width /= 2)
+        for (int k = 0; k < width; ++k) tot[k] += tot[k + width];
+    return tot[0];
 }
+
+/* BatchNorm column reductions: rows summed in the input's type before they are
+ * merged into the double statistics, and columns per register tile. */
+#define DG_BN_SUB 16
+#define DG_BN_TILE 64
+
+/* LayerNorm/RMSNorm backward: rows whose parameter-gradient terms are summed in the
+ * input's type before they join the block's double partials. */
+#define DG_PARAM_ROWS 8
 
 /* Rows per parameter-gradient block: depends on `rows` only (never on threads). */
 static int64_t dg_norm_block_rows(int64_t rows) {

@@ -511,3 +511,48 @@ def test_gradient_accumulator_is_updated_in_place(rng):
     _, gw_ref, gb_ref = ln_bwd_ref(g, x, w)
     close(acc_w, gw_ref + 1, GRAD_TOL[np.float64])
     close(acc_b, gb_ref + 1, GRAD_TOL[np.float64])
+
+
+def test_fast_paths_still_reject_overlap_and_odd_arguments(rng):
+    """The common-case fast paths of deepgrad.ops.norm hand anything unusual to the full
+    checks: outputs that are views overlapping an input, accumulators aliasing the
+    output, non-float eps/momentum, read-only running statistics."""
+    big = data(rng, (8, 6), np.float32)
+    x, w = big[:4], data(rng, 6, np.float32)
+    g = data(rng, (4, 6), np.float32)
+    _, m, r = ops.layer_norm(x, w, return_stats=True)
+    with pytest.raises(ValueError, match="out overlaps x"):
+        ops.layer_norm(x, w, out=big[2:6])                     # a view of the same memory
+    with pytest.raises(ValueError, match="out overlaps"):
+        ops.rms_norm(x, w, out=big[1:5])
+    with pytest.raises(ValueError, match="out overlaps"):
+        ops.batch_norm(x, w, out=big[3:7])
+    gx = np.empty((5, 6), np.float32)
+    with pytest.raises(ValueError, match="grad_weight overlaps out"):
+        ops.layer_norm_backward(g, x, m, r, w, grad_weight=gx[3], out=gx[:4])
+    with pytest.raises(ValueError, match="grad_bias overlaps"):
+        ops.batch_norm_backward(g, x, m[:1].repeat(6), r[:1].repeat(6), w, True,
+                                grad_bias=gx[3], out=gx[:4])
+    with pytest.raises(ValueError, match="eps must be finite"):
+        ops.layer_norm(x, w, eps=float("inf"))
+    with pytest.raises(ValueError, match="momentum must be finite"):
+        ops.batch_norm(x, w, momentum=float("nan"))
+    rm, rv = np.zeros(6, np.float32), np.ones(6, np.float32)
+    rv.flags.writeable = False
+    with pytest.raises(ValueError, match="running_var is read-only"):
+        ops.batch_norm(x, w, running_mean=rm, running_var=rv)
+    # integer eps / momentum take the full path and give the same result as floats
+    np.testing.assert_array_equal(ops.layer_norm(x, w, eps=0), ops.layer_norm(x, w, eps=0.0))
+    np.testing.assert_array_equal(ops.batch_norm(x, w, momentum=0), ops.batch_norm(x, w, momentum=0.0))
+    # n-d input through the fast path: statistics keep the leading shape
+    x3 = data(rng, (2, 3, 6), np.float32)
+    y, m3, r3 = ops.layer_norm(x3, w, return_stats=True)
+    assert m3.shape == (2, 3) and r3.shape == (2, 3)
+    close(y, ln_ref(x3, w)[0], TOL[np.float32])
+    y, r3 = ops.rms_norm(x3, w, 1e-6, return_stats=True)
+    assert r3.shape == (2, 3)
+    g3 = data(rng, (2, 3, 6), np.float32)
+    gx3, gw3 = ops.rms_norm_backward(g3, x3, r3, w)
+    gx_ref, gw_ref = rms_bwd_ref(g3, x3, w)
+    close(gx3, gx_ref, GRAD_TOL[np.float32])
+    close(gw3, gw_ref, GRAD_TOL[np.float32])

@@ -135,6 +135,38 @@ def _fast_elementwise(inputs, out):
     return out.ravel(), [a.ravel() for _, a in inputs], out  # views: all C-contiguous
 
 
+def plain(a, shape, dtype=None):
+    """True when `a` is a native float32/float64 C-contiguous ndarray of exactly `shape`
+    (and `dtype` when given): an operand the kernels take as it is. A fast test for
+    the common case; anything else goes through the full checks (which raise)."""
+    if type(a) is not np.ndarray or a.shape != shape or not a.flags.c_contiguous:
+        return False
+    dt = a.dtype
+    # builtin native dtypes are singletons, so `is` also rules out byte-swapped arrays
+    return dt is dtype if dtype is not None else (dt is _F32 or dt is _F64)
+
+
+def fresh_output(out, shape, dtype, inputs):
+    """True when `out` is a writeable C-contiguous ndarray of `shape` and `dtype` that
+    shares no memory with any of `inputs` (None entries are skipped): the common case
+    of fast paths that may not alias. Two arrays that both own their memory cannot
+    overlap, so np.may_share_memory runs only for views."""
+    if type(out) is not np.ndarray or out.dtype is not dtype or out.shape != shape:
+        return False
+    flags = out.flags
+    if not (flags.c_contiguous and flags.writeable):
+        return False
+    own = flags.owndata
+    for a in inputs:
+        if a is None:
+            continue
+        if a is out:
+            return False
+        if not (own and a.flags.owndata) and np.may_share_memory(out, a):
+            return False
+    return True
+
+
 def elementwise(func, inputs, out, out_name="out"):
     """Prepare the operands of an elementwise kernel.
 
