@@ -106,35 +106,6 @@ _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 
 
-def _fast_elementwise(inputs, out):
-    """The common case in a few hundred nanoseconds: native float32/float64 C-contiguous
-    ndarrays of one dtype and shape, and no `out` or a usable C-contiguous one that is
-    an input itself or shares no memory with any. Returns None when any of that does
-    not hold; the full checks in elementwise() then run (and raise where needed)."""
-    first = inputs[0][1]
-    if type(first) is not np.ndarray:
-        return None
-    dtype, shape = first.dtype, first.shape
-    # builtin native dtypes are singletons, so `is` also rules out byte-swapped arrays
-    if (dtype is not _F32 and dtype is not _F64) or not first.flags.c_contiguous:
-        return None
-    for _, a in inputs[1:]:
-        if type(a) is not np.ndarray or a.dtype is not dtype or a.shape != shape or not a.flags.c_contiguous:
-            return None
-    if out is None:
-        out = np.empty(shape, dtype)
-    else:
-        if type(out) is not np.ndarray or out.dtype is not dtype or out.shape != shape:
-            return None
-        flags = out.flags
-        if not (flags.c_contiguous and flags.writeable):
-            return None
-        for _, a in inputs:
-            if out is not a and np.may_share_memory(out, a):
-                return None
-    return out.ravel(), [a.ravel() for _, a in inputs], out  # views: all C-contiguous
-
-
 def plain(a, shape, dtype=None):
     """True when `a` is a native float32/float64 C-contiguous ndarray of exactly `shape`
     (and `dtype` when given): an operand the kernels take as it is. A fast test for
@@ -165,6 +136,25 @@ def fresh_output(out, shape, dtype, inputs):
         if not (own and a.flags.owndata) and np.may_share_memory(out, a):
             return False
     return True
+
+
+def _fast_elementwise(inputs, out):
+    """The common case in a few hundred nanoseconds: native float32/float64 C-contiguous
+    ndarrays of one dtype and shape (plain()), and no `out` or a usable one that is an
+    input itself or shares no memory with any (fresh_output()). Returns None when any of
+    that does not hold; the full checks in elementwise() then run (and raise where needed)."""
+    first = inputs[0][1]
+    if not plain(first, getattr(first, "shape", None)):
+        return None
+    dtype, shape = first.dtype, first.shape
+    for _, a in inputs[1:]:
+        if not plain(a, shape, dtype):
+            return None
+    if out is None:
+        out = np.empty(shape, dtype)
+    elif not fresh_output(out, shape, dtype, [a for _, a in inputs if a is not out]):
+        return None
+    return out.ravel(), [a.ravel() for _, a in inputs], out  # views: all C-contiguous
 
 
 def elementwise(func, inputs, out, out_name="out"):
