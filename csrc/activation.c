@@ -45,22 +45,6 @@
 /* Elements per scheduling chunk: a multiple of every vector width, 64 KiB of float. */
 #define DG_CHUNK 16384
 
-#define real float
-#define DG_T(name) name##_f32
-#define DG_M(name) dg_##name##_f32
-#define DG_FMA(a, b, c) fmaf(a, b, c)
-#include "activation.inc"
-#undef real
-#undef DG_T
-#undef DG_M
-#undef DG_FMA
-
-#define real double
-#define DG_T(name) name##_f64
-#define DG_M(name) dg_##name##_f64
-#define DG_FMA(a, b, c) fma(a, b, c)
-#include "activation.inc"
-#undef real
-#undef DG_T
-#undef DG_M
-#undef DG_FMA
+/* The body, written once against `real`: activation.inc (float -> *_f32, double -> *_f64). */
+#define DG_TEMPLATE "activation.inc"
+#include "dg_instantiate.h"

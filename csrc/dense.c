@@ -15,14 +15,6 @@
 /* A second thread pays for the bias-gradient reduction from this many elements of dout. */
 #define DG_DBIAS_PAR_MIN 65536
 
-#define real float
-#define DG_T(name) name##_f32
-#include "dense.inc"
-#undef real
-#undef DG_T
-
-#define real double
-#define DG_T(name) name##_f64
-#include "dense.inc"
-#undef real
-#undef DG_T
+/* The body, written once against `real`: dense.inc (float -> *_f32, double -> *_f64). */
+#define DG_TEMPLATE "dense.inc"
+#include "dg_instantiate.h"

@@ -26,18 +26,6 @@ static int64_t dg_loss_chunk_len(int64_t n, int64_t min_len) {
     return len < min_len ? min_len : len;
 }
 
-#define real float
-#define DG_T(name) name##_f32
-#define DG_M(name) dg_##name##_f32
-#include "loss.inc"
-#undef real
-#undef DG_T
-#undef DG_M
-
-#define real double
-#define DG_T(name) name##_f64
-#define DG_M(name) dg_##name##_f64
-#include "loss.inc"
-#undef real
-#undef DG_T
-#undef DG_M
+/* The body, written once against `real`: loss.inc (float -> *_f32, double -> *_f64). */
+#define DG_TEMPLATE "loss.inc"
+#include "dg_instantiate.h"

@@ -69,14 +69,6 @@ static int64_t dg_norm_block_rows(int64_t rows) {
     return per < DG_NORM_BLOCK_MIN ? DG_NORM_BLOCK_MIN : per;
 }
 
-#define real float
-#define DG_T(name) name##_f32
-#include "norm.inc"
-#undef real
-#undef DG_T
-
-#define real double
-#define DG_T(name) name##_f64
-#include "norm.inc"
-#undef real
-#undef DG_T
+/* The body, written once against `real`: norm.inc (float -> *_f32, double -> *_f64). */
+#define DG_TEMPLATE "norm.inc"
+#include "dg_instantiate.h"

@@ -17,14 +17,6 @@
 #define DG_RES_PAR_MIN 262144
 #define DG_RES_CHUNK 16384
 
-#define real float
-#define DG_T(name) name##_f32
-#include "residual.inc"
-#undef real
-#undef DG_T
-
-#define real double
-#define DG_T(name) name##_f64
-#include "residual.inc"
-#undef real
-#undef DG_T
+/* The body, written once against `real`: residual.inc (float -> *_f32, double -> *_f64). */
+#define DG_TEMPLATE "residual.inc"
+#include "dg_instantiate.h"
