@@ -44,6 +44,18 @@ def _int_list(text):
     return values
 
 
+def _write_outputs(console, out_dir, files, plots):
+    """Write each (name, writer(path)) of `files` and, when matplotlib is there, of `plots` into out_dir."""
+    import os
+    os.makedirs(out_dir, exist_ok=True)
+    written = [write(os.path.join(out_dir, name)) for name, write in files]
+    try:
+        written += [write(os.path.join(out_dir, name)) for name, write in plots]
+    except ImportError as exc:
+        console.print(f"[yellow]no plot: {exc}[/]")
+    console.print("wrote " + ", ".join(str(w) for w in written))
+
+
 # ------------------------------------------------------------------ info
 
 def _add_info(parser):
@@ -199,7 +211,6 @@ def _bench_tables(table):
 
 @command("bench", "time every activation forward and backward against a copy, NumPy and PyTorch")
 def cmd_bench(args, console):
-    import os
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -221,14 +232,8 @@ def cmd_bench(args, console):
     for t in _bench_tables(table):
         console.print(t)
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        written = [table.to_csv(os.path.join(args.out, "bench.csv")),
-                   table.to_json(os.path.join(args.out, "bench.json"))]
-        try:
-            written.append(table.plot(os.path.join(args.out, "bench.png")))
-        except ImportError as exc:
-            console.print(f"[yellow]no plot: {exc}[/]")
-        console.print("wrote " + ", ".join(written))
+        _write_outputs(console, args.out, [("bench.csv", table.to_csv), ("bench.json", table.to_json)],
+                       [("bench.png", table.plot)])
     return 0
 
 
@@ -324,7 +329,6 @@ def _sweep_table(summary):
 
 @command("sweep", "measure gradient flow across depth (plain vs residual, per activation) against theory")
 def cmd_sweep(args, console):
-    import os
 
     import deepgrad
     if args.steps < 0:
@@ -339,17 +343,11 @@ def cmd_sweep(args, console):
     console.print(f"{len(result)} rows in {result.meta['seconds']:.1f} s on {m['cpu']} "
                   f"({m['simd_active']}, {m['num_threads']} thread(s), {args.jobs} job(s))")
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        written = [result.to_csv(os.path.join(args.out, "sweep.csv")),
-                   result.to_json(os.path.join(args.out, "sweep.json")),
-                   summary.to_csv(os.path.join(args.out, "summary.csv"))]
-        try:
-            written.append(result.plot(os.path.join(args.out, "gradient_flow.png")))
-            if any(r["predicted_db_per_layer"] is not None for r in summary.rows):
-                written.append(result.plot_theory(os.path.join(args.out, "theory.png")))
-        except ImportError as exc:
-            console.print(f"[yellow]no plot: {exc}[/]")
-        console.print("wrote " + ", ".join(written))
+        plots = [("gradient_flow.png", result.plot)]
+        if any(r["predicted_db_per_layer"] is not None for r in summary.rows):
+            plots.append(("theory.png", result.plot_theory))
+        _write_outputs(console, args.out, [("sweep.csv", result.to_csv), ("sweep.json", result.to_json),
+                                           ("summary.csv", summary.to_csv)], plots)
     return 0
 
 
@@ -376,7 +374,6 @@ def _add_report(parser):
 
 @command("report", "activation cost beside gradient survival: a short bench and sweep joined")
 def cmd_report(args, console):
-    import os
     import sys as _sys
 
     import deepgrad
@@ -403,16 +400,12 @@ def cmd_report(args, console):
         console.print(t)
         console.print(rep.reading())
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "report.md"), "w") as f:
-            f.write(markdown + "\n")
-        written = [os.path.join(args.out, "report.md"), rep.to_csv(os.path.join(args.out, "report.csv")),
-                   rep.to_json(os.path.join(args.out, "report.json"))]
-        try:
-            written.append(rep.plot(os.path.join(args.out, "report.png")))
-        except ImportError as exc:
-            console.print(f"[yellow]no plot: {exc}[/]")
-        console.print("wrote " + ", ".join(written))
+        def write_markdown(path):
+            with open(path, "w") as f:
+                f.write(markdown + "\n")
+            return path
+        _write_outputs(console, args.out, [("report.md", write_markdown), ("report.csv", rep.to_csv),
+                                           ("report.json", rep.to_json)], [("report.png", rep.plot)])
     return 0
 
 

@@ -13,6 +13,10 @@ from ._base import BufferCache
 
 
 class _Loss:
+    """forward(pred, target) -> float and backward(grad=1.0) -> d loss / d pred, for a loss
+    defined by three functions of deepgrad.ops.loss: `_prepare` (checks and converts the
+    operands), `_value` and `_gradient`."""
+
     _name = "Loss"
 
     def __init__(self):
@@ -22,10 +26,18 @@ class _Loss:
     def __call__(self, pred, target):
         return self.forward(pred, target)
 
-    def _saved_or_raise(self):
+    def forward(self, pred, target):
+        pred, target = self._prepare(pred, target, f"{self._name}.forward")
+        value = self._value(pred, target)
+        self._saved = (pred, target)
+        return value
+
+    def backward(self, grad=1.0):
         if self._saved is None:
             raise RuntimeError(f"{self._name}.backward: call forward before backward")
-        return self._saved
+        pred, target = self._saved
+        out = self._buffers.get("grad", pred.shape, pred.dtype)
+        return self._gradient(pred, target, grad, out=out)
 
     def __repr__(self):
         return f"{self._name}()"
@@ -35,31 +47,15 @@ class MSELoss(_Loss):
     """mean((pred - target)**2) (torch.nn.MSELoss())."""
 
     _name = "MSELoss"
-
-    def forward(self, pred, target):
-        pred, target = L._pair(pred, target, "MSELoss.forward")
-        value = L.mse_loss(pred, target)
-        self._saved = (pred, target)
-        return value
-
-    def backward(self, grad=1.0):
-        pred, target = self._saved_or_raise()
-        out = self._buffers.get("grad", pred.shape, pred.dtype)
-        return L.mse_loss_backward(pred, target, grad, out=out)
+    _prepare = staticmethod(L._pair)
+    _value = staticmethod(L.mse_loss)
+    _gradient = staticmethod(L.mse_loss_backward)
 
 
 class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy of (N, C) logits with integer targets (torch.nn.CrossEntropyLoss())."""
 
     _name = "CrossEntropyLoss"
-
-    def forward(self, pred, target):
-        logits, target = L._class_targets(pred, target, "CrossEntropyLoss.forward")
-        value = L.cross_entropy(logits, target)
-        self._saved = (logits, target)
-        return value
-
-    def backward(self, grad=1.0):
-        logits, target = self._saved_or_raise()
-        out = self._buffers.get("grad", logits.shape, logits.dtype)
-        return L.cross_entropy_backward(logits, target, grad, out=out)
+    _prepare = staticmethod(L._class_targets)
+    _value = staticmethod(L.cross_entropy)
+    _gradient = staticmethod(L.cross_entropy_backward)
