@@ -76,6 +76,19 @@ def test_structure_and_clone_cover_every_block_kind():
         torch_clone(object())
 
 
+@pytest.mark.parametrize("arch", ARCHS, ids=arch_id)
+def test_parameter_names_match_torch(arch):
+    """named_parameters() gives the twin's names (Residual's branch is `block`, as in the twin),
+    so every name is unique and Sequential's records can tell a norm's weight from a Dense's."""
+    pytest.importorskip("torch")
+    model = build("relu", arch, np.float32)
+    names = [n for n, _ in model.named_parameters()]
+    assert names == [n for n, _ in torch_clone(model).named_parameters()]
+    assert len(set(names)) == len(names) == len(model.parameters())
+    if arch == (True, "layernorm", "pre"):         # stem 0, first block 1: x + ReLU(Dense(LN(x)))
+        assert names[2:6] == ["1.block.0.weight", "1.block.0.bias", "1.block.1.weight", "1.block.1.bias"]
+
+
 # ------------------------------------------------------------------------ PyTorch agreement
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
