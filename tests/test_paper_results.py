@@ -88,7 +88,11 @@ def test_he2015_xavier_does_not_train_he_does():
     shuffling seed 0; cross-entropy. Xavier: the logits are ~2^-15 of their He-init size, so
     only the head's bias learns -- the class frequencies: the loss goes from ln 4 = 1.386 to
     the entropy of the class prior (1.369) and the accuracy is the majority class's share
-    (0.303). He: loss 1.498 -> 0.794, accuracy 0.627 (measured).
+    (0.303). He: the loss falls from 1.498 to 0.79 (last-5-epoch mean 0.95, best epoch accuracy
+    0.63). SGD on a 30-layer net at this lr is noisy and the trajectory depends on rounding
+    (measured over SIMD paths and an -O1 sanitizer build: final loss 0.70..1.03, last-5 mean
+    0.89..0.95, best accuracy 0.63..0.70), so the He assertions use the last-5 mean and the best
+    epoch, with margin; Xavier's numbers are rounding-proof (nothing but the head bias moves).
     """
     X, y = task(512)
     prior = np.bincount(y, minlength=CLASSES) / len(y)
@@ -104,9 +108,10 @@ def test_he2015_xavier_does_not_train_he_does():
     assert abs(xav.loss[0] - math.log(CLASSES)) < 0.005            # starts at chance
     assert xav.loss[-1] > prior_entropy - 0.005                     # learns nothing beyond the prior
     assert xav.accuracy[-1] == pytest.approx(prior.max(), abs=1e-9)
-    assert he.loss[-1] < 0.6 * he.loss[0] and he.loss[-1] < 0.85   # measured 1.498 -> 0.794
-    assert he.accuracy[-1] > 0.55                                   # measured 0.627
-    assert he.loss[-1] < xav.loss[-1] - 0.4
+    he_late = float(np.mean(he.loss[-5:]))
+    assert he_late < 1.1 and he_late < 0.75 * he.loss[0]            # measured 0.95 (from 1.498)
+    assert max(he.accuracy) > 0.58                                  # measured 0.627 (majority: 0.303)
+    assert he_late < float(np.mean(xav.loss[-5:])) - 0.25
 
 
 # ----------------------------------------------------------------- vanishing and its cures, depth 20
