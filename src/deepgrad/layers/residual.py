@@ -26,6 +26,13 @@ class Residual(Layer):
     def children(self):
         return (self.block,)
 
+    def named_parameters(self):
+        """[("block.<name>", Parameter), ...]: torch's names for a module holding `self.block`
+        (so a Residual(PreNormBranch(norm, Dense, act)) lists "block.0.weight", "block.1.weight",
+        not two parameters both called "weight")."""
+        from .container import named_parameters
+        return [(f"block.{name}", p) for name, p in named_parameters(self.block)]
+
     def forward(self, x):
         func = "Residual.forward"
         x = v.float_array(x, "x", func)
