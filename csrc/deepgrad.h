@@ -196,6 +196,8 @@ DG_DECLARE_LOSSES(double, f64)
  * beta == 0: C is only written (it may hold NaN/garbage). k == 0 or alpha == 0: A and B
  * are not read and C = beta * C + bias. Results do not depend on the thread count.
  * gemm_naive_*: the same contract, three plain loops (the reference the tests use).
+ * gemm_blocked_*: the same contract, cache-blocked loops without packing (a teaching
+ *   step for docs/gemm.md and benches/gemm_steps.py; use gemm_* for real work).
  */
 #define DG_DECLARE_GEMM(real, sfx)                                                                 \
     void gemm_##sfx(real *C, const real *A, const real *B, const real *bias, int64_t m, int64_t n, \
@@ -203,7 +205,10 @@ DG_DECLARE_LOSSES(double, f64)
                     real alpha, real beta);                                                        \
     void gemm_naive_##sfx(real *C, const real *A, const real *B, const real *bias, int64_t m,     \
                           int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,             \
-                          int trans_a, int trans_b, real alpha, real beta);
+                          int trans_a, int trans_b, real alpha, real beta);               \
+    void gemm_blocked_##sfx(real *C, const real *A, const real *B, const real *bias, int64_t m,   \
+                            int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,           \
+                            int trans_a, int trans_b, real alpha, real beta);
 
 DG_DECLARE_GEMM(float, f32)
 DG_DECLARE_GEMM(double, f64)

@@ -227,6 +227,29 @@ def test_fast_matches_naive_reference_kernel(simd, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_blocked_teaching_kernel_matches_reference(dtype, ta, tb):
+    """gemm_blocked_* (the 'blocked' step of docs/gemm.md): shapes that cross its 64 x 128 x 256
+    blocks and end mid-block, alpha/beta/bias, and a NaN-filled C with beta == 0."""
+    rng = np.random.default_rng(11)
+    for m, n, k in [(1, 1, 1), (65, 257, 129), (130, 300, 260), (7, 3, 0)]:
+        a, b = _operands(rng, m, n, k, ta, tb, dtype)
+        bias = rng.standard_normal(n).astype(dtype)
+        c0 = rng.standard_normal((m, n)).astype(dtype)
+        c = c0.copy()
+        _core.gemm(c, a, b, bias, ta, tb, 0.5, 2.0, blocked=True)
+        ref, bound = _reference(a, b, ta, tb, 0.5, 2.0, c0, bias)
+        _assert_close(c, ref, bound, f"blocked {(m, n, k)}")
+        c = np.full((m, n), np.nan, dtype)
+        _core.gemm(c, a, b, None, ta, tb, 1.0, 0.0, blocked=True)
+        ref, bound = _reference(a, b, ta, tb)
+        _assert_close(c, ref, bound, f"blocked beta=0 {(m, n, k)}")
+    with pytest.raises(ValueError, match="exclusive"):
+        _core.gemm(c, a, b, None, ta, tb, 1.0, 0.0, naive=True, blocked=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_bit_identical_for_any_thread_count(simd, dtype, threads):
     """Threads cut C into blocks on tile boundaries (rows for the first shape, columns for
     the second); every element is summed in the same order whatever the cut."""

@@ -10,8 +10,14 @@ cdef inline int64_t _ld(int64_t stride_bytes, int64_t itemsize, int64_t cols) no
     return ld if ld >= cols and ld >= 1 else (cols if cols >= 1 else 1)
 
 
+cdef enum _GemmKernel:
+    GEMM_FAST = 0      # gemm_*: packed, micro-kernel, threads
+    GEMM_NAIVE = 1     # gemm_naive_*: the three-loop reference
+    GEMM_BLOCKED = 2   # gemm_blocked_*: cache blocking only (docs/gemm.md, benches/gemm_steps.py)
+
+
 cdef _gemm(floating[:, :] c, const floating[:, :] a, const floating[:, :] b,
-           const floating[::1] bias, bint trans_a, bint trans_b, double alpha, double beta, bint naive):
+           const floating[::1] bias, bint trans_a, bint trans_b, double alpha, double beta, int kernel):
     cdef int64_t m = c.shape[0], n = c.shape[1]
     cdef int64_t k = a.shape[0] if trans_a else a.shape[1]
     cdef int64_t isz = sizeof(floating)
@@ -30,16 +36,22 @@ cdef _gemm(floating[:, :] c, const floating[:, :] a, const floating[:, :] b,
         pbias = &bias[0]
     with nogil:
         if floating is float:
-            if naive:
+            if kernel == GEMM_NAIVE:
                 gemm_naive_f32(&c[0, 0], pa, pb, pbias, m, n, k, lda, ldb, ldc, trans_a, trans_b,
                                <float>alpha, <float>beta)
+            elif kernel == GEMM_BLOCKED:
+                gemm_blocked_f32(&c[0, 0], pa, pb, pbias, m, n, k, lda, ldb, ldc, trans_a, trans_b,
+                                 <float>alpha, <float>beta)
             else:
                 gemm_f32(&c[0, 0], pa, pb, pbias, m, n, k, lda, ldb, ldc, trans_a, trans_b,
                          <float>alpha, <float>beta)
         else:
-            if naive:
+            if kernel == GEMM_NAIVE:
                 gemm_naive_f64(&c[0, 0], pa, pb, pbias, m, n, k, lda, ldb, ldc, trans_a, trans_b,
                                alpha, beta)
+            elif kernel == GEMM_BLOCKED:
+                gemm_blocked_f64(&c[0, 0], pa, pb, pbias, m, n, k, lda, ldb, ldc, trans_a, trans_b,
+                                 alpha, beta)
             else:
                 gemm_f64(&c[0, 0], pa, pb, pbias, m, n, k, lda, ldb, ldc, trans_a, trans_b,
                          alpha, beta)
@@ -49,21 +61,27 @@ def gemm(floating[:, :] c not None,        # OUT m x n (rows contiguous), C = al
          const floating[:, :] a not None,  # IN  op(A) is m x k (A stored k x m if trans_a)
          const floating[:, :] b not None,  # IN  op(B) is k x n (B stored n x k if trans_b)
          const floating[::1] bias,         # IN  length n, or None
-         bint trans_a, bint trans_b, double alpha, double beta, bint naive=False):
+         bint trans_a, bint trans_b, double alpha, double beta, bint naive=False,
+         bint blocked=False):
     """C = alpha * op(A) @ op(B) + beta * C (+ bias per column); shapes checked by the caller.
-    numpy: c[...] = alpha * (a.T if trans_a else a) @ (b.T if trans_b else b) + beta * c + bias"""
-    _gemm(c, a, b, bias, trans_a, trans_b, alpha, beta, naive)
+    numpy: c[...] = alpha * (a.T if trans_a else a) @ (b.T if trans_b else b) + beta * c + bias
+    naive=True runs the three-loop reference gemm_naive_*, blocked=True the cache-blocked
+    teaching kernel gemm_blocked_* (private: tests and benches/gemm_steps.py)."""
+    if naive and blocked:
+        raise ValueError("gemm: naive and blocked are exclusive, got both True")
+    _gemm(c, a, b, bias, trans_a, trans_b, alpha, beta,
+          GEMM_NAIVE if naive else (GEMM_BLOCKED if blocked else GEMM_FAST))
 
 
 # The same for one dtype each: no fused-type dispatch on the hot path of deepgrad.ops.matmul.
 def gemm_f32_nobias(float[:, :] c not None, const float[:, :] a not None,
                     const float[:, :] b not None, bint trans_a, bint trans_b, double alpha, double beta):
-    _gemm[float](c, a, b, None, trans_a, trans_b, alpha, beta, False)
+    _gemm[float](c, a, b, None, trans_a, trans_b, alpha, beta, GEMM_FAST)
 
 
 def gemm_f64_nobias(double[:, :] c not None, const double[:, :] a not None,
                     const double[:, :] b not None, bint trans_a, bint trans_b, double alpha, double beta):
-    _gemm[double](c, a, b, None, trans_a, trans_b, alpha, beta, False)
+    _gemm[double](c, a, b, None, trans_a, trans_b, alpha, beta, GEMM_FAST)
 
 
 def dense_forward(floating[:, ::1] out not None,           # OUT y (B, out)

@@ -88,6 +88,12 @@ cdef extern from "deepgrad.h" nogil:
     void gemm_naive_f64(double *C, const double *A, const double *B, const double *bias, int64_t m,
                         int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
                         int trans_b, double alpha, double beta)
+    void gemm_blocked_f32(float *C, const float *A, const float *B, const float *bias, int64_t m,
+                          int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
+                          int trans_b, float alpha, float beta)
+    void gemm_blocked_f64(double *C, const double *A, const double *B, const double *bias, int64_t m,
+                          int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc, int trans_a,
+                          int trans_b, double alpha, double beta)
     void dense_forward_f32(float *out, const float *x, const float *weight, const float *bias,
                            int64_t B, int64_t in_features, int64_t out_features)
     void dense_forward_f64(double *out, const double *x, const double *weight, const double *bias,
