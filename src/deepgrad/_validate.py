@@ -8,6 +8,12 @@ Policy (README, "Reliability"):
 Every message starts with the function's name and names the argument, what was
 expected and what was received. Inputs are never modified; when they are not
 contiguous (or not in native byte order) they are copied.
+
+ndarray subclasses (np.matrix, memmap, ...) are used as plain ndarrays (a view, no
+copy); results are plain ndarrays. Masked arrays raise TypeError: the kernels would
+silently compute on the masked-out values.
+Flags (training, need_bias, ...) must be bool: a string like "no" is truthy and
+would silently select the wrong mode.
 """
 import numpy as np
 
@@ -20,6 +26,14 @@ def _describe(x):
     return type(x).__name__
 
 
+def _plain(x, name, func):
+    """An ndarray subclass as a plain ndarray view; masked arrays raise TypeError."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{func}: {name} must be a plain numpy.ndarray, got a masked array "
+                        f"(deepgrad ignores masks; pass x.filled(value) or x.data explicitly)")
+    return x.view(np.ndarray)
+
+
 def float_array(x, name, func, *, ndim=None, dtype=None):
     """Return `x` as a float32/float64 ndarray in native byte order (a copy only if needed).
 
@@ -29,6 +43,8 @@ def float_array(x, name, func, *, ndim=None, dtype=None):
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{func}: {name} must be a numpy.ndarray of float32 or float64, "
                         f"got {_describe(x)}")
+    if type(x) is not np.ndarray:
+        x = _plain(x, name, func)
     dt = x.dtype
     if dt.kind != "f" or dt.itemsize not in (4, 8):
         raise TypeError(f"{func}: {name} must have dtype float32 or float64, got {dt}")
@@ -81,6 +97,8 @@ def output(out, name, func, *, shape, dtype, inputs=(), allow_alias=True, order=
         return np.empty(shape, dtype=dtype, order=order)
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{func}: {name} must be a numpy.ndarray or None, got {_describe(out)}")
+    if type(out) is not np.ndarray:
+        out = _plain(out, name, func)
     if out.dtype != dtype:
         raise TypeError(f"{func}: {name} has dtype {out.dtype}, expected {np.dtype(dtype)}")
     if out.shape != tuple(shape):
@@ -171,6 +189,13 @@ def elementwise(func, inputs, out, out_name="out"):
 
 def _is_contiguous(a, order):
     return a.flags.f_contiguous if order == "F" else a.flags.c_contiguous
+
+
+def flag(value, name, func):
+    """A bool argument (bool or numpy.bool_); anything else is a TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{func}: {name} must be a bool, got {type(value).__name__}")
+    return bool(value)
 
 
 def positive_int(value, name, func, *, allow_zero=False):

@@ -39,10 +39,7 @@ def _scalar(value, name, func):
 _GEMM = {np.dtype(np.float32): _core.gemm_f32_nobias, np.dtype(np.float64): _core.gemm_f64_nobias}
 
 
-def _check_flag(value, name, func):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{func}: {name} must be a bool, got {type(value).__name__}")
-    return bool(value)
+_check_flag = v.flag
 
 
 def matmul(a, b, trans_a=False, trans_b=False, out=None, *, alpha=1.0, beta=0.0):
@@ -140,6 +137,8 @@ def dense_backward(grad_out, x, W, need_bias=True, *, need_x=True, grad_x=None, 
     order, so results do not change with the thread count.
     """
     func = "dense_backward"
+    need_bias = v.flag(need_bias, "need_bias", func)
+    need_x = v.flag(need_x, "need_x", func)
     x2, W, _ = _dense_args(func, x, W, None)
     out_features, in_features = W.shape
     g = v.float_array(grad_out, "grad_out", func, dtype=W.dtype)

@@ -82,6 +82,8 @@ def layer_norm(x, weight=None, bias=None, eps=1e-5, *, out=None, return_stats=Fa
     (shape x.shape[:-1]). naive=True runs the plain reference kernel.
     """
     func = "layer_norm"
+    return_stats = v.flag(return_stats, "return_stats", func)
+    naive = v.flag(naive, "naive", func)
     x, x2 = _rows_input(x, func)
     rows, cols = x2.shape
     weight = _param(weight, "weight", func, cols, x.dtype)
@@ -137,6 +139,7 @@ def rms_norm(x, weight=None, eps=None, *, out=None, return_stats=False):
     return_stats=True returns (y, rstd), rstd of shape x.shape[:-1].
     """
     func = "rms_norm"
+    return_stats = v.flag(return_stats, "return_stats", func)
     x, x2 = _rows_input(x, func)
     rows, cols = x2.shape
     weight = _param(weight, "weight", func, cols, x.dtype)
@@ -199,7 +202,8 @@ def batch_norm(x, weight=None, bias=None, running_mean=None, running_var=None, t
     bias = _param(bias, "bias", func, cols, x.dtype)
     eps = _eps(eps, func)
     momentum = v.finite_float(momentum, "momentum", func)
-    training = bool(training)
+    training = v.flag(training, "training", func)
+    return_stats = v.flag(return_stats, "return_stats", func)
     inputs = [("x", x), ("weight", weight), ("bias", bias)]
     running_mean = _running(running_mean, "running_mean", func, cols, x.dtype, inputs)
     running_var = _running(running_var, "running_var", func, cols, x.dtype,
@@ -237,6 +241,7 @@ def batch_norm_backward(grad_out, x, save_mean, save_rstd, weight=None, training
     given or an accumulator is passed. Accumulators are updated in place (+=).
     """
     func = "batch_norm_backward"
+    training = v.flag(training, "training", func)
     x = np.ascontiguousarray(v.float_array(x, "x", func, ndim=2))
     rows, cols = x.shape
     g = _grad_out(grad_out, x, func)
@@ -250,5 +255,5 @@ def batch_norm_backward(grad_out, x, save_mean, save_rstd, weight=None, training
         if weight is not None else None
     gb = _grad_acc(grad_bias, "grad_bias", func, cols, x.dtype, inputs + [("out", out), ("grad_weight", gw)]) \
         if (weight is not None or grad_bias is not None) else None
-    _core.batchnorm_backward(out, gw, gb, g, x, save_mean, save_rstd, weight, bool(training))
+    _core.batchnorm_backward(out, gw, gb, g, x, save_mean, save_rstd, weight, training)
     return out, gw, gb
