@@ -493,6 +493,7 @@ OUT_HOSTILE = {
     "list": (TypeError, lambda o: o.tolist()),
     "int": (TypeError, lambda o: np.zeros(o.shape, np.int32)),
     "masked": (TypeError, lambda o: np.ma.array(o)),
+    "unaligned": (ValueError, lambda o: np.ndarray(o.shape, o.dtype, np.zeros(o.nbytes + 1, np.uint8), 1)),
 }
 
 

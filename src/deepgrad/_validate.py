@@ -7,7 +7,8 @@ Policy (README, "Reliability"):
     partially overlapping an input) -> ValueError
 Every message starts with the function's name and names the argument, what was
 expected and what was received. Inputs are never modified; when they are not
-contiguous (or not in native byte order) they are copied.
+contiguous (or not in native byte order, or not aligned) they are copied; an
+unaligned `out` raises ValueError.
 
 ndarray subclasses (np.matrix, memmap, ...) are used as plain ndarrays (a view, no
 copy); results are plain ndarrays. Masked arrays raise TypeError: the kernels would
@@ -50,6 +51,10 @@ def float_array(x, name, func, *, ndim=None, dtype=None):
         raise TypeError(f"{func}: {name} must have dtype float32 or float64, got {dt}")
     if not dt.isnative:
         x = x.astype(dt.newbyteorder("="))
+    elif not x.flags.aligned:
+        # a view at an odd byte offset of some buffer: the C kernels assume (and the
+        # compiler's vectorized loops may rely on) elements at their natural alignment
+        x = x.copy()
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{func}: {name} has dtype {x.dtype}, expected {np.dtype(dtype)} "
                         f"like the other arrays (deepgrad never converts silently)")
@@ -105,6 +110,9 @@ def output(out, name, func, *, shape, dtype, inputs=(), allow_alias=True, order=
         raise ValueError(f"{func}: {name} has shape {out.shape}, expected {tuple(shape)}")
     if not out.flags.writeable:
         raise ValueError(f"{func}: {name} is read-only; pass a writeable array")
+    if not out.flags.aligned:
+        raise ValueError(f"{func}: {name} is not aligned to its itemsize ({out.dtype.itemsize} bytes); "
+                         f"pass an array NumPy allocated")
     contiguous = out.flags.c_contiguous or (order == "F" and out.flags.f_contiguous)
     if not contiguous:
         raise ValueError(f"{func}: {name} must be C-contiguous"
@@ -134,10 +142,11 @@ def _fast_elementwise(inputs, out):
         return None
     dtype, shape = first.dtype, first.shape
     # builtin native dtypes are singletons, so `is` also rules out byte-swapped arrays
-    if (dtype is not _F32 and dtype is not _F64) or not first.flags.c_contiguous:
+    if (dtype is not _F32 and dtype is not _F64) or not first.flags.c_contiguous or not first.flags.aligned:
         return None
     for _, a in inputs[1:]:
-        if type(a) is not np.ndarray or a.dtype is not dtype or a.shape != shape or not a.flags.c_contiguous:
+        if (type(a) is not np.ndarray or a.dtype is not dtype or a.shape != shape or not a.flags.c_contiguous
+                or not a.flags.aligned):
             return None
     if out is None:
         out = np.empty(shape, dtype)
@@ -145,7 +154,7 @@ def _fast_elementwise(inputs, out):
         if type(out) is not np.ndarray or out.dtype is not dtype or out.shape != shape:
             return None
         flags = out.flags
-        if not (flags.c_contiguous and flags.writeable):
+        if not (flags.c_contiguous and flags.writeable and flags.aligned):
             return None
         for _, a in inputs:
             if out is not a and np.may_share_memory(out, a):

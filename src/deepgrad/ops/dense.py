@@ -55,7 +55,8 @@ def matmul(a, b, trans_a=False, trans_b=False, out=None, *, alpha=1.0, beta=0.0)
     if (gemm is not None and type(a) is np.ndarray and type(b) is np.ndarray and b.dtype == a.dtype
             and a.ndim == 2 and b.ndim == 2 and (trans_a is False or trans_a is True)
             and (trans_b is False or trans_b is True) and type(alpha) is float and type(beta) is float
-            and math.isfinite(alpha) and beta == 0.0 and a.flags.c_contiguous and b.flags.c_contiguous):
+            and math.isfinite(alpha) and beta == 0.0 and a.flags.c_contiguous and b.flags.c_contiguous
+            and a.flags.aligned and b.flags.aligned):
         m, k = a.shape[::-1] if trans_a else a.shape
         k2, n = b.shape[::-1] if trans_b else b.shape
         if k == k2:
@@ -64,7 +65,7 @@ def matmul(a, b, trans_a=False, trans_b=False, out=None, *, alpha=1.0, beta=0.0)
                 gemm(out, a, b, trans_a, trans_b, alpha, 0.0)
                 return out
             if (type(out) is np.ndarray and out.dtype == a.dtype and out.shape == (m, n)
-                    and out.flags.c_contiguous and out.flags.writeable
+                    and out.flags.c_contiguous and out.flags.writeable and out.flags.aligned
                     and not np.may_share_memory(out, a) and not np.may_share_memory(out, b)):
                 gemm(out, a, b, trans_a, trans_b, alpha, 0.0)
                 return out

@@ -64,7 +64,7 @@ def _class_targets(logits, target, func):
             i = int(bad[0])
             raise ValueError(f"{func}: target[{i}] = {int(target[i])} is out of range for {classes} "
                              f"classes (expected 0 <= target < {classes})")
-    return logits, np.ascontiguousarray(target, dtype=np.int64)
+    return logits, np.require(target, np.int64, ["C", "A"])  # contiguous, aligned, native int64
 
 
 def cross_entropy(logits, target):
