@@ -32,7 +32,9 @@ int dg_isa_active(void);      /* level the kernels use now */
 int dg_set_isa(int level);    /* request a level (-1: best); returns the active one */
 
 int dg_num_threads(void);     /* OpenMP threads every parallel region uses */
-void dg_set_num_threads(int n); /* n <= 0: back to the default (omp_get_max_threads) */
+void dg_set_num_threads(int n); /* n <= 0: back to the default (omp_get_max_threads);
+                                  n > DG_MAX_THREADS is clamped to it */
+#define DG_MAX_THREADS 1024
 
 /* ============================================================ activations */
 /*

@@ -36,35 +36,52 @@ static int isa_from_name(const char *name) {
     return -1;
 }
 
+/* The two levels are relaxed atomics: set_simd() may run in one Python thread while a
+ * kernel in another reads them (each kernel reads the level once per call). */
 int dg_isa_supported(void) {
-    if (detected_best < 0) {
-        detected_best = detect_best_isa();
-        if (requested < 0) requested = isa_from_name(getenv("DEEPGRAD_SIMD"));
+    int best = __atomic_load_n(&detected_best, __ATOMIC_RELAXED);
+    if (best < 0) {
+        best = detect_best_isa();
+        int env = isa_from_name(getenv("DEEPGRAD_SIMD"));
+        int none = -1;
+        /* the environment request applies only if nobody asked for a level before */
+        __atomic_compare_exchange_n(&requested, &none, env, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        __atomic_store_n(&detected_best, best, __ATOMIC_RELAXED);
     }
-    return detected_best;
+    return best;
 }
 
 int dg_isa_active(void) {
     int best = dg_isa_supported();
-    return (requested >= 0 && requested < best) ? requested : best;
+    int req = __atomic_load_n(&requested, __ATOMIC_RELAXED);
+    return (req >= 0 && req < best) ? req : best;
 }
 
 int dg_set_isa(int level) {
     dg_isa_supported();
-    requested = level;
+    __atomic_store_n(&requested, level, __ATOMIC_RELAXED);
     return dg_isa_active();
 }
 
 /* ---------------------------------------------------------------- threads */
 
+/* Read and written from any Python thread (the GIL is released around kernels), so the
+ * accesses are relaxed atomics: no data race, and a kernel reads the count once per call.
+ * Clamped to DG_MAX_THREADS: libgomp crashes (SIGSEGV) when asked for ~10^5 threads it
+ * cannot create, e.g. set_num_threads(200000) or OMP_NUM_THREADS=200000. */
 static int thread_count = 0; /* 0: not yet set, use omp_get_max_threads() */
 
+static int clamp_threads(int n) { return n < 1 ? 1 : (n > DG_MAX_THREADS ? DG_MAX_THREADS : n); }
+
 int dg_num_threads(void) {
-    if (thread_count <= 0) {
-        int n = omp_get_max_threads();
-        thread_count = n > 0 ? n : 1;
+    int n = __atomic_load_n(&thread_count, __ATOMIC_RELAXED);
+    if (n <= 0) {
+        n = clamp_threads(omp_get_max_threads());
+        __atomic_store_n(&thread_count, n, __ATOMIC_RELAXED);
     }
-    return thread_count;
+    return n;
 }
 
-void dg_set_num_threads(int n) { thread_count = n > 0 ? n : 0; }
+void dg_set_num_threads(int n) {
+    __atomic_store_n(&thread_count, n > 0 ? clamp_threads(n) : 0, __ATOMIC_RELAXED);
+}

@@ -16,6 +16,7 @@ ctypedef fused floating:
 
 # ---------------------------------------------------------------- runtime
 
+MAX_THREADS = DG_MAX_THREADS  # set_num_threads() refuses more (libgomp crashes at ~10^5)
 ISA_NAMES = {DG_ISA_PORTABLE: "portable", DG_ISA_AVX2: "avx2", DG_ISA_AVX512: "avx512"}
 dg_isa_supported()  # detect the CPU (and read DEEPGRAD_SIMD) once, at import
 

@@ -4,6 +4,7 @@ from libc.stdint cimport int64_t
 cdef extern from "deepgrad.h" nogil:
     # ---- runtime
     int DG_ISA_PORTABLE, DG_ISA_AVX2, DG_ISA_AVX512
+    int DG_MAX_THREADS
     int dg_isa_supported()
     int dg_isa_active()
     int dg_set_isa(int level)

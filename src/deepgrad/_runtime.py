@@ -10,7 +10,9 @@ _ISA_LEVELS = {"portable": 0, "avx2": 1, "avx512": 2}
 def set_num_threads(n=None):
     """Threads every kernel uses. None: all available cores (OMP_NUM_THREADS is respected).
 
-    Safe to call between kernel calls from any thread. Results of elementwise and
+    At most deepgrad's MAX_THREADS (1024): OpenMP cannot create ~10^5 threads.
+    Safe to call between kernel calls from any thread (a kernel already running keeps
+    the count it started with). Results of elementwise and
     GEMM kernels do not depend on the thread count (see README, "Threads").
     """
     if n is None:
@@ -18,8 +20,9 @@ def set_num_threads(n=None):
         return
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads: n must be an int or None, got {type(n).__name__}")
-    if n <= 0:
-        raise ValueError(f"set_num_threads: n must be >= 1 (or None for all cores), got {n}")
+    if n <= 0 or n > _core.MAX_THREADS:
+        raise ValueError(f"set_num_threads: n must be >= 1 and <= {_core.MAX_THREADS} "
+                         f"(or None for all cores), got {n}")
     _core.set_num_threads(n)
 
 

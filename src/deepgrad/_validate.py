@@ -7,7 +7,14 @@ Policy (README, "Reliability"):
     partially overlapping an input) -> ValueError
 Every message starts with the function's name and names the argument, what was
 expected and what was received. Inputs are never modified; when they are not
-contiguous (or not in native byte order) they are copied.
+contiguous (or not in native byte order, or not aligned) they are copied; an
+unaligned `out` raises ValueError.
+
+ndarray subclasses (np.matrix, memmap, ...) are used as plain ndarrays (a view, no
+copy); results are plain ndarrays. Masked arrays raise TypeError: the kernels would
+silently compute on the masked-out values.
+Flags (training, need_bias, ...) must be bool: a string like "no" is truthy and
+would silently select the wrong mode.
 """
 import numpy as np
 
@@ -20,6 +27,14 @@ def _describe(x):
     return type(x).__name__
 
 
+def _plain(x, name, func):
+    """An ndarray subclass as a plain ndarray view; masked arrays raise TypeError."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{func}: {name} must be a plain numpy.ndarray, got a masked array "
+                        f"(deepgrad ignores masks; pass x.filled(value) or x.data explicitly)")
+    return x.view(np.ndarray)
+
+
 def float_array(x, name, func, *, ndim=None, dtype=None):
     """Return `x` as a float32/float64 ndarray in native byte order (a copy only if needed).
 
@@ -29,11 +44,17 @@ def float_array(x, name, func, *, ndim=None, dtype=None):
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{func}: {name} must be a numpy.ndarray of float32 or float64, "
                         f"got {_describe(x)}")
+    if type(x) is not np.ndarray:
+        x = _plain(x, name, func)
     dt = x.dtype
     if dt.kind != "f" or dt.itemsize not in (4, 8):
         raise TypeError(f"{func}: {name} must have dtype float32 or float64, got {dt}")
     if not dt.isnative:
         x = x.astype(dt.newbyteorder("="))
+    elif not x.flags.aligned:
+        # a view at an odd byte offset of some buffer: the C kernels assume (and the
+        # compiler's vectorized loops may rely on) elements at their natural alignment
+        x = x.copy()
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{func}: {name} has dtype {x.dtype}, expected {np.dtype(dtype)} "
                         f"like the other arrays (deepgrad never converts silently)")
@@ -81,12 +102,17 @@ def output(out, name, func, *, shape, dtype, inputs=(), allow_alias=True, order=
         return np.empty(shape, dtype=dtype, order=order)
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{func}: {name} must be a numpy.ndarray or None, got {_describe(out)}")
+    if type(out) is not np.ndarray:
+        out = _plain(out, name, func)
     if out.dtype != dtype:
         raise TypeError(f"{func}: {name} has dtype {out.dtype}, expected {np.dtype(dtype)}")
     if out.shape != tuple(shape):
         raise ValueError(f"{func}: {name} has shape {out.shape}, expected {tuple(shape)}")
     if not out.flags.writeable:
         raise ValueError(f"{func}: {name} is read-only; pass a writeable array")
+    if not out.flags.aligned:
+        raise ValueError(f"{func}: {name} is not aligned to its itemsize ({out.dtype.itemsize} bytes); "
+                         f"pass an array NumPy allocated")
     contiguous = out.flags.c_contiguous or (order == "F" and out.flags.f_contiguous)
     if not contiguous:
         raise ValueError(f"{func}: {name} must be C-contiguous"
@@ -107,10 +133,13 @@ _F64 = np.dtype(np.float64)
 
 
 def plain(a, shape, dtype=None):
-    """True when `a` is a native float32/float64 C-contiguous ndarray of exactly `shape`
-    (and `dtype` when given): an operand the kernels take as it is. A fast test for
-    the common case; anything else goes through the full checks (which raise)."""
-    if type(a) is not np.ndarray or a.shape != shape or not a.flags.c_contiguous:
+    """True when `a` is a native float32/float64 C-contiguous, aligned ndarray of exactly
+    `shape` (and `dtype` when given): an operand the kernels take as it is. A fast test
+    for the common case; anything else goes through the full checks (which raise or copy)."""
+    if type(a) is not np.ndarray or a.shape != shape:
+        return False
+    flags = a.flags
+    if not (flags.c_contiguous and flags.aligned):
         return False
     dt = a.dtype
     # builtin native dtypes are singletons, so `is` also rules out byte-swapped arrays
@@ -125,7 +154,7 @@ def fresh_output(out, shape, dtype, inputs):
     if type(out) is not np.ndarray or out.dtype is not dtype or out.shape != shape:
         return False
     flags = out.flags
-    if not (flags.c_contiguous and flags.writeable):
+    if not (flags.c_contiguous and flags.writeable and flags.aligned):
         return False
     own = flags.owndata
     for a in inputs:
@@ -193,6 +222,13 @@ def elementwise(func, inputs, out, out_name="out"):
 
 def _is_contiguous(a, order):
     return a.flags.f_contiguous if order == "F" else a.flags.c_contiguous
+
+
+def flag(value, name, func):
+    """A bool argument (bool or numpy.bool_); anything else is a TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{func}: {name} must be a bool, got {type(value).__name__}")
+    return bool(value)
 
 
 def positive_int(value, name, func, *, allow_zero=False):

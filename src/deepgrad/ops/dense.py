@@ -39,10 +39,7 @@ def _scalar(value, name, func):
 _GEMM = {np.dtype(np.float32): _core.gemm_f32_nobias, np.dtype(np.float64): _core.gemm_f64_nobias}
 
 
-def _check_flag(value, name, func):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{func}: {name} must be a bool, got {type(value).__name__}")
-    return bool(value)
+_check_flag = v.flag
 
 
 def matmul(a, b, trans_a=False, trans_b=False, out=None, *, alpha=1.0, beta=0.0):
@@ -58,7 +55,8 @@ def matmul(a, b, trans_a=False, trans_b=False, out=None, *, alpha=1.0, beta=0.0)
     if (gemm is not None and type(a) is np.ndarray and type(b) is np.ndarray and b.dtype == a.dtype
             and a.ndim == 2 and b.ndim == 2 and (trans_a is False or trans_a is True)
             and (trans_b is False or trans_b is True) and type(alpha) is float and type(beta) is float
-            and math.isfinite(alpha) and beta == 0.0 and a.flags.c_contiguous and b.flags.c_contiguous):
+            and math.isfinite(alpha) and beta == 0.0 and a.flags.c_contiguous and b.flags.c_contiguous
+            and a.flags.aligned and b.flags.aligned):
         m, k = a.shape[::-1] if trans_a else a.shape
         k2, n = b.shape[::-1] if trans_b else b.shape
         if k == k2:
@@ -67,7 +65,7 @@ def matmul(a, b, trans_a=False, trans_b=False, out=None, *, alpha=1.0, beta=0.0)
                 gemm(out, a, b, trans_a, trans_b, alpha, 0.0)
                 return out
             if (type(out) is np.ndarray and out.dtype == a.dtype and out.shape == (m, n)
-                    and out.flags.c_contiguous and out.flags.writeable
+                    and out.flags.c_contiguous and out.flags.writeable and out.flags.aligned
                     and not np.may_share_memory(out, a) and not np.may_share_memory(out, b)):
                 gemm(out, a, b, trans_a, trans_b, alpha, 0.0)
                 return out
@@ -140,6 +138,8 @@ def dense_backward(grad_out, x, W, need_bias=True, *, need_x=True, grad_x=None, 
     order, so results do not change with the thread count.
     """
     func = "dense_backward"
+    need_bias = v.flag(need_bias, "need_bias", func)
+    need_x = v.flag(need_x, "need_x", func)
     x2, W, _ = _dense_args(func, x, W, None)
     out_features, in_features = W.shape
     g = v.float_array(grad_out, "grad_out", func, dtype=W.dtype)

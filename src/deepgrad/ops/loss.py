@@ -19,7 +19,8 @@ def _pair(pred, target, func):
     if target.shape != pred.shape:
         raise ValueError(f"{func}: target has shape {target.shape} but pred has shape {pred.shape}; "
                          f"they must match (deepgrad does not broadcast losses)")
-    return np.ascontiguousarray(pred), np.ascontiguousarray(target)
+    # np.asarray(order="C"), not np.ascontiguousarray: that one turns a 0-d array into shape (1,)
+    return np.asarray(pred, order="C"), np.asarray(target, order="C")
 
 
 def _grad(grad, func):
@@ -63,7 +64,7 @@ def _class_targets(logits, target, func):
             i = int(bad[0])
             raise ValueError(f"{func}: target[{i}] = {int(target[i])} is out of range for {classes} "
                              f"classes (expected 0 <= target < {classes})")
-    return logits, np.ascontiguousarray(target, dtype=np.int64)
+    return logits, np.require(target, np.int64, ["C", "A"])  # contiguous, aligned, native int64
 
 
 def cross_entropy(logits, target):

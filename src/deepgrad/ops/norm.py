@@ -130,6 +130,8 @@ def layer_norm(x, weight=None, bias=None, eps=1e-5, *, out=None, return_stats=Fa
                 mean, rstd = mean.reshape(x.shape[:-1]), rstd.reshape(x.shape[:-1])
             return out, mean, rstd
     func = "layer_norm"
+    return_stats = v.flag(return_stats, "return_stats", func)
+    naive = v.flag(naive, "naive", func)
     x, x2 = _rows_input(x, func)
     rows, cols = x2.shape
     weight = _param(weight, "weight", func, cols, x.dtype)
@@ -219,6 +221,7 @@ def rms_norm(x, weight=None, eps=None, *, out=None, return_stats=False):
                 rstd = rstd.reshape(x.shape[:-1])
             return (out, rstd) if return_stats else out
     func = "rms_norm"
+    return_stats = v.flag(return_stats, "return_stats", func)
     x, x2 = _rows_input(x, func)
     rows, cols = x2.shape
     weight = _param(weight, "weight", func, cols, x.dtype)
@@ -316,7 +319,8 @@ def batch_norm(x, weight=None, bias=None, running_mean=None, running_var=None, t
     bias = _param(bias, "bias", func, cols, x.dtype)
     eps = _eps(eps, func)
     momentum = v.finite_float(momentum, "momentum", func)
-    training = bool(training)
+    training = v.flag(training, "training", func)
+    return_stats = v.flag(return_stats, "return_stats", func)
     inputs = [("x", x), ("weight", weight), ("bias", bias)]
     running_mean = _running(running_mean, "running_mean", func, cols, x.dtype, inputs)
     running_var = _running(running_var, "running_var", func, cols, x.dtype,
@@ -369,6 +373,7 @@ def batch_norm_backward(grad_out, x, save_mean, save_rstd, weight=None, training
                 _BN_BWD[dt](out, gw, gb, grad_out, x, save_mean, save_rstd, weight, bool(training))
                 return out, gw, gb
     func = "batch_norm_backward"
+    training = v.flag(training, "training", func)
     x = np.ascontiguousarray(v.float_array(x, "x", func, ndim=2))
     rows, cols = x.shape
     g = _grad_out(grad_out, x, func)
@@ -382,5 +387,5 @@ def batch_norm_backward(grad_out, x, save_mean, save_rstd, weight=None, training
         if weight is not None else None
     gb = _grad_acc(grad_bias, "grad_bias", func, cols, x.dtype, inputs + [("out", out), ("grad_weight", gw)]) \
         if (weight is not None or grad_bias is not None) else None
-    _core.batchnorm_backward(out, gw, gb, g, x, save_mean, save_rstd, weight, bool(training))
+    _core.batchnorm_backward(out, gw, gb, g, x, save_mean, save_rstd, weight, training)
     return out, gw, gb
