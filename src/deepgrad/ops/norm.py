@@ -35,9 +35,12 @@ def _fast_eps(eps):
     return eps if type(eps) is float and 0.0 <= eps < float("inf") else None
 
 
-def _fast_rows(x):
-    """(rows, cols) of a non-empty C-contiguous float ndarray x, else None."""
+def _fast_rows(x, *flags):
+    """(rows, cols) of a non-empty C-contiguous float ndarray x when every flag is a bool, else None
+    (then the full checks run: they raise TypeError for a flag like training="no")."""
     if type(x) is not np.ndarray or x.ndim == 0 or x.size == 0 or not v.plain(x, x.shape):
+        return None
+    if any(type(f) is not bool for f in flags):
         return None
     cols = x.shape[-1]
     return x.size // cols, cols
@@ -110,7 +113,7 @@ def layer_norm(x, weight=None, bias=None, eps=1e-5, *, out=None, return_stats=Fa
     return_stats=True returns (y, mean, rstd), the caches layer_norm_backward takes
     (shape x.shape[:-1]). naive=True runs the plain reference kernel.
     """
-    rc = _fast_rows(x) if not naive else None
+    rc = _fast_rows(x, return_stats, naive) if naive is False else None
     if rc is not None:  # the common case, checked in about a microsecond
         rows, cols = rc
         dt, p = x.dtype, (cols,)
@@ -205,7 +208,7 @@ def rms_norm(x, weight=None, eps=None, *, out=None, return_stats=False):
     eps=None uses the machine epsilon of x's dtype, as PyTorch.
     return_stats=True returns (y, rstd), rstd of shape x.shape[:-1].
     """
-    rc = _fast_rows(x)
+    rc = _fast_rows(x, return_stats)
     if rc is not None:
         rows, cols = rc
         dt = x.dtype
@@ -293,11 +296,11 @@ def batch_norm(x, weight=None, bias=None, running_mean=None, running_var=None, t
     return_stats=True returns (y, save_mean, save_rstd): the mean and 1/sqrt(var + eps)
     used, which batch_norm_backward takes.
     """
-    rc = _fast_rows(x)
+    rc = _fast_rows(x, training, return_stats)
     if rc is not None and x.ndim == 2:
         rows, cols = rc
         dt, p = x.dtype, (cols,)
-        e, training = _fast_eps(eps), bool(training)
+        e = _fast_eps(eps)
         ok = (e is not None and type(momentum) is float and abs(momentum) < float("inf")
               and (rows > 1 if training else running_mean is not None)
               and (weight is None or v.plain(weight, p, dt)) and (bias is None or v.plain(bias, p, dt)))
@@ -357,7 +360,7 @@ def batch_norm_backward(grad_out, x, save_mean, save_rstd, weight=None, training
     grad_weight is None when weight is None; grad_bias is computed when weight is
     given or an accumulator is passed. Accumulators are updated in place (+=).
     """
-    rc = _fast_rows(x)
+    rc = _fast_rows(x, training)
     if rc is not None and x.ndim == 2:
         rows, cols = rc
         dt, p = x.dtype, (cols,)
@@ -370,7 +373,7 @@ def batch_norm_backward(grad_out, x, save_mean, save_rstd, weight=None, training
                 out = np.empty(x.shape, dt) if out is None else out
                 gw = np.zeros(cols, dt) if grad_weight is None else grad_weight
                 gb = np.zeros(cols, dt) if grad_bias is None else grad_bias
-                _BN_BWD[dt](out, gw, gb, grad_out, x, save_mean, save_rstd, weight, bool(training))
+                _BN_BWD[dt](out, gw, gb, grad_out, x, save_mean, save_rstd, weight, training)
                 return out, gw, gb
     func = "batch_norm_backward"
     training = v.flag(training, "training", func)
