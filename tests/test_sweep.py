@@ -218,3 +218,12 @@ def test_python_dash_m_deepgrad_works():
     done = subprocess.run([sys.executable, "-m", "deepgrad", "sweep", "--help"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and "--norm-position" in done.stdout
+
+
+def test_demo_command_tells_the_same_story(capsys):
+    """`deepgrad demo`: sigmoid (Xavier) below the 0.25**depth ceiling, ReLU (He) level."""
+    for depth in (5, 10, 20):
+        assert cli.gradient_survival("sigmoid", depth, width=128, seed=1) < 0.25 ** depth
+        assert 0.5 < cli.gradient_survival("relu", depth, width=128, seed=1) < 2.0
+    assert cli.main(["demo", "--depths", "3,6", "--width", "64"]) == 0
+    assert "0.25^depth" in capsys.readouterr().out
