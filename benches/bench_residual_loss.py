@@ -20,6 +20,13 @@ LOSS_SHAPES = [(256, 10), (4096, 1000)]
 CONTENDERS = ["deepgrad", "numpy", "torch", "copy"]
 
 
+def _torch_backward(loss_fn, pred, target):
+    """PyTorch's gradient of loss_fn(pred, target) wrt pred through autograd (what training runs)."""
+    p = pred.detach().requires_grad_(True)
+    loss_fn(p, target).backward()
+    return p.grad
+
+
 def _skip_without_torch(who):
     if who == "torch" and torch is None:
         pytest.skip("PyTorch not installed")
@@ -84,11 +91,7 @@ def test_cross_entropy(benchmark, who, direction, shape):
         if direction == "fwd":
             benchmark(F.cross_entropy, zt, tt)
         else:
-            def torch_ce_backward():
-                z = zt.detach().requires_grad_(True)
-                F.cross_entropy(z, tt).backward()
-                return z.grad
-            benchmark(torch_ce_backward)
+            benchmark(_torch_backward, F.cross_entropy, zt, tt)
     else:
         benchmark(ops.copy, logits, out=grad)
 
@@ -119,10 +122,6 @@ def test_mse(benchmark, who, direction, shape):
         if direction == "fwd":
             benchmark(F.mse_loss, pt, tt)
         else:
-            def torch_mse_backward():
-                p = pt.detach().requires_grad_(True)
-                F.mse_loss(p, tt).backward()
-                return p.grad
-            benchmark(torch_mse_backward)
+            benchmark(_torch_backward, F.mse_loss, pt, tt)
     else:
         benchmark(ops.copy, pred, out=grad)

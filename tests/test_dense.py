@@ -10,11 +10,10 @@ DTYPES = [np.float32, np.float64]
 RTOL = {np.float32: 2e-5, np.float64: 1e-12}
 
 
-@pytest.fixture(params=dg.simd_paths())
-def simd(request):
-    dg.set_simd(request.param)
-    yield request.param
-    dg.set_simd(None)
+@pytest.fixture
+def simd(simd_path):
+    """Every SIMD path (the shared simd_path fixture of conftest.py)."""
+    return simd_path
 
 
 def _data(rng, batch, n_in, n_out, dtype):

@@ -14,12 +14,10 @@ from deepgrad import _core
 DTYPES = [np.float32, np.float64]
 
 
-@pytest.fixture(params=dg.simd_paths())
-def simd(request):
-    dg.set_simd(request.param)
-    assert dg.get_simd() == request.param
-    yield request.param
-    dg.set_simd(None)
+@pytest.fixture
+def simd(simd_path):
+    """Every SIMD path (the shared simd_path fixture of conftest.py)."""
+    return simd_path
 
 
 @pytest.fixture

@@ -92,12 +92,24 @@ def _is_labels(y):
     return y.dtype.kind in "iu" and y.ndim == 1
 
 
-def _batch_accuracy(pred, yb):
-    """Correct predictions in the batch (argmax over classes), or None when it does not apply."""
-    pred = np.asarray(pred)
-    if pred.ndim != 2 or pred.shape[1] < 2:
-        return None
-    return int(np.count_nonzero(np.argmax(pred, axis=1) == yb))
+class _Accuracy:
+    """Running count of correct argmax predictions over batches. It stops counting (value()
+    is None) when the targets are not class labels or a prediction has no class axis."""
+
+    def __init__(self, labels):
+        self.ok, self.correct = bool(labels), 0
+
+    def add(self, pred, yb):
+        if not self.ok:
+            return
+        pred = np.asarray(pred)
+        if pred.ndim != 2 or pred.shape[1] < 2:
+            self.ok = False
+            return
+        self.correct += int(np.count_nonzero(np.argmax(pred, axis=1) == yb))
+
+    def value(self, n):
+        return self.correct / n if self.ok and n else None
 
 
 def _check_data(X, y, func, name_x="X", name_y="y"):
@@ -114,22 +126,17 @@ def _check_data(X, y, func, name_x="X", name_y="y"):
 def _evaluate(model, loss, X, y, batch_size):
     was_training = getattr(model, "training", True)
     model.eval()
-    total_loss, correct, n = 0.0, 0, X.shape[0]
-    acc_ok = _is_labels(y)
+    total_loss, n = 0.0, X.shape[0]
+    accuracy = _Accuracy(_is_labels(y))
     try:
         for start in range(0, n, batch_size):
             xb, yb = X[start:start + batch_size], y[start:start + batch_size]
             pred = model.forward(xb)
             total_loss += float(loss.forward(pred, yb)) * xb.shape[0]
-            if acc_ok:
-                c = _batch_accuracy(pred, yb)
-                if c is None:
-                    acc_ok = False
-                else:
-                    correct += c
+            accuracy.add(pred, yb)
     finally:
         model.train(was_training)
-    return total_loss / n, (correct / n if acc_ok else None)
+    return total_loss / n, accuracy.value(n)
 
 
 def _progress_enabled(progress):
@@ -214,7 +221,7 @@ def train(model, loss, optimizer, X, y, epochs=10, batch_size=32, clip=None, rng
         for epoch in range(epochs):
             t0 = time.perf_counter()
             order = gen.permutation(n) if shuffle else np.arange(n)
-            total_loss, correct, acc_ok = 0.0, 0, labels
+            total_loss, accuracy = 0.0, _Accuracy(labels)
             for b in range(n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 xb, yb = gather(X, idx, xbufs), gather(y, idx, ybufs)
@@ -224,12 +231,7 @@ def train(model, loss, optimizer, X, y, epochs=10, batch_size=32, clip=None, rng
                 if not math.isfinite(batch_loss) and stop_on_nonfinite:
                     hist.stopped = f"non-finite loss ({batch_loss}) at epoch {epoch}, step {step}"
                     break
-                if acc_ok:
-                    c = _batch_accuracy(pred, yb)
-                    if c is None:
-                        acc_ok = False
-                    else:
-                        correct += c
+                accuracy.add(pred, yb)
                 total_loss += batch_loss * idx.shape[0]
                 model.backward(loss.backward())
                 if step % log_every == 0:
@@ -248,11 +250,11 @@ def train(model, loss, optimizer, X, y, epochs=10, batch_size=32, clip=None, rng
                     bar.advance(task)
             if hist.stopped is None:
                 hist.loss.append(total_loss / n)
-                hist.accuracy.append(correct / n if acc_ok else None)
+                hist.accuracy.append(accuracy.value(n))
             else:                                   # the epoch's loss is what went non-finite
                 seen = b * batch_size
                 hist.loss.append(math.nan)
-                hist.accuracy.append(correct / seen if acc_ok and seen else None)
+                hist.accuracy.append(accuracy.value(seen))
             if validation is not None and hist.stopped is None:
                 vl, va = _evaluate(model, loss, Xv, yv, batch_size)
                 hist.val_loss.append(vl)
