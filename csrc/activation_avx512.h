@@ -1,0 +1,158 @@
+/*
+ * activation_avx512.h -- hand-written AVX-512 float32 forward loops for the exp-based
+ * activations (sigmoid, silu, tanh, gelu). Included by activation.c only; activation.inc
+ * routes the avx512 slot of the float32 kernels here (DG_UNARY_LOOPS_FMA_X512), the AVX2
+ * and portable slots (and all float64 kernels) keep the auto-vectorized scalar formulas.
+ *
+ * Same algorithms as the scalar *_fma functions of activation.inc / dg_math.h, written with
+ * the instructions the auto-vectorizer does not use:
+ *   _mm512_roundscale_ps   n = round(x / ln2) without the magic-number trick
+ *   _mm512_scalef_ps       y 2^n in one instruction, correctly rounded when the result is
+ *                          subnormal and 0 / inf outside the range (no exponent bit building,
+ *                          no two-step scaling)
+ *   _mm512_rcp14_ps        1/d to 2^-14, refined by Newton steps with fma instead of vdivps
+ *   masked loads / stores  for the tail (no scalar tail loop)
+ * Error bounds (max ulp vs a float64 reference, measured by tests/test_activation_accuracy.py
+ * on its dense float32 sweep) are given above each kernel.
+ */
+#ifndef DG_ACTIVATION_AVX512_H
+#define DG_ACTIVATION_AVX512_H
+
+#if defined(DG_X86_64)
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "dg_math.h"
+
+#define DGV_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
+
+/* ln2 in two parts (Cody-Waite): n * LN2_HI is exact for |n| < 2^12 (12-bit LN2_HI). */
+#define DGV_LOG2E 1.44269504088896340736f
+#define DGV_LN2_HI 0.693145751953125f
+#define DGV_LN2_LO 1.42860682030941723e-06f
+#define DGV_EXP_LO -120.0f      /* e^x below this times any |m| <= 2^20 rounds to 0 */
+#define DGV_EXPM1_LO -30.0f     /* e^x - 1 rounds to -1 below this */
+#define DGV_MMAX 1000.0f        /* silu: the negative multiplier is clamped here (as the scalar) */
+#define DGV_ROUND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+static DGV_TARGET inline __m512 dgv_set1(float c) { return _mm512_set1_ps(c); }
+/* -|x| (sets the sign bit; NaN stays NaN) */
+static DGV_TARGET inline __m512 dgv_neg_abs(__m512 x) {
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN)));
+}
+/* max(lo, w) with NaN w propagated: vmaxps returns its second source when either is NaN. */
+static DGV_TARGET inline __m512 dgv_clamp_below(__m512 w, float lo) {
+    return _mm512_max_ps(dgv_set1(lo), w);
+}
+
+/* w = n ln2 + r, |r| <= ln2/2 (+ rounding); returns r, n as a float integer. */
+static DGV_TARGET inline __m512 dgv_reduce_ln2(__m512 w, __m512 *n) {
+    *n = _mm512_roundscale_ps(_mm512_mul_ps(w, dgv_set1(DGV_LOG2E)), DGV_ROUND);
+    __m512 r = _mm512_fnmadd_ps(*n, dgv_set1(DGV_LN2_HI), w);
+    return _mm512_fnmadd_ps(*n, dgv_set1(DGV_LN2_LO), r);
+}
+
+/* q = e^r - 1 = r + r^2 P(r), P of dg_exp_poly_f32 (deg 6 in all, 3.8e-9 relative). */
+static DGV_TARGET inline __m512 dgv_exp_q(__m512 r) {
+    __m512 p = dgv_set1(dg_exp_poly_f32[4]);
+    p = _mm512_fmadd_ps(p, r, dgv_set1(dg_exp_poly_f32[3]));
+    p = _mm512_fmadd_ps(p, r, dgv_set1(dg_exp_poly_f32[2]));
+    p = _mm512_fmadd_ps(p, r, dgv_set1(dg_exp_poly_f32[1]));
+    p = _mm512_fmadd_ps(p, r, dgv_set1(dg_exp_poly_f32[0]));
+    return _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r);
+}
+
+/* 1/d for d in [1, 2]: rcp14 (rel. error <= 2^-14) + one Newton step y += y (1 - d y):
+ * error 2^-28 + the final rounding, <= 0.56 ulp. */
+static DGV_TARGET inline __m512 dgv_recip(__m512 d) {
+    __m512 y = _mm512_rcp14_ps(d);
+    return _mm512_fmadd_ps(y, _mm512_fnmadd_ps(d, y, dgv_set1(1.0f)), y);
+}
+
+/* The loop over an array: full vectors with plain loads / stores (masked stores are slow on
+ * some cores, e.g. Zen 4), the last 1-15 elements with a masked load and store. No `restrict`:
+ * out may be x. */
+#define DGV_UNARY_LOOP(name, vecfn)                                                          \
+    static DGV_TARGET void name(float *out, const float *x, int64_t n, float p) {            \
+        (void)p;                                                                             \
+        int64_t i = 0;                                                                       \
+        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, vecfn(_mm512_loadu_ps(x + i))); \
+        if (i < n) {                                                                         \
+            __mmask16 m = (__mmask16)((1u << (n - i)) - 1);                                  \
+            _mm512_mask_storeu_ps(out + i, m, vecfn(_mm512_maskz_loadu_ps(m, x + i)));       \
+        }                                                                                    \
+    }
+
+/*
+ * The logistic at x: e = e^{-|x|} = (1 + q) 2^n, s = 1 / (1 + e) = sigmoid(|x|).
+ * Returns s; q, n for the caller's negative side (sigmoid(x) m = (1 + q) s m 2^n, x < 0).
+ * The denominator uses e = fma(q, 2^n, 2^n): for n < -126 (2^n subnormal) e < 2^-126 and
+ * 1 + e rounds to 1 anyway. NaN propagates through the clamp (dgv_clamp_below).
+ */
+static DGV_TARGET inline __m512 dgv_logistic(__m512 x, __m512 *q, __m512 *n) {
+    __m512 w = dgv_clamp_below(dgv_neg_abs(x), DGV_EXP_LO);
+    __m512 r = dgv_reduce_ln2(w, n);
+    *q = dgv_exp_q(r);
+    __m512 p2 = _mm512_scalef_ps(dgv_set1(1.0f), *n);
+    __m512 d = _mm512_add_ps(dgv_set1(1.0f), _mm512_fmadd_ps(*q, p2, p2));
+    return dgv_recip(d);
+}
+
+/* sigmoid(x): x >= 0: s;  x < 0: e s = scalef(fma(s, q, s), n), rounded once before the
+ * (exact unless subnormal) scaling. sigmoid(+-1000) = 1 / 0 exactly. */
+static DGV_TARGET inline __m512 dgv_sigmoid(__m512 v) {
+    __m512 q, k;
+    __m512 s = dgv_logistic(v, &q, &k);
+    __m512 neg = _mm512_scalef_ps(_mm512_fmadd_ps(s, q, s), k);
+    __mmask16 is_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(is_neg, s, neg);
+}
+DGV_UNARY_LOOP(dg_sigmoid_forward_avx512_f32, dgv_sigmoid)
+
+/* silu(x) = x sigmoid(x): x >= 0: x s;  x < 0: scalef(fma(xs, q, xs), n) with
+ * xs = max(x, -MMAX) s (one rounding before the scaling; silu(-inf) = -0). */
+static DGV_TARGET inline __m512 dgv_silu(__m512 v) {
+    __m512 q, k;
+    __m512 s = dgv_logistic(v, &q, &k);
+    __m512 xs = _mm512_mul_ps(_mm512_max_ps(v, dgv_set1(-DGV_MMAX)), s);
+    __m512 neg = _mm512_scalef_ps(_mm512_fmadd_ps(xs, q, xs), k);
+    __mmask16 is_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    return _mm512_mask_blend_ps(is_neg, _mm512_mul_ps(v, s), neg);
+}
+DGV_UNARY_LOOP(dg_silu_forward_avx512_f32, dgv_silu)
+
+/*
+ * tanh(x) = sign(x) (-m / (2 + m)),  m = e^w - 1,  w = -2|x| clamped at EXPM1_LO.
+ * expm1: w = n ln2 + r, q = e^r - 1 = r + r^2 (1/2 + r P(r)) (dg_expm1_poly_f32),
+ *   m = 2^n q + (2^n - 1) = fma(2^n, q, 2^n - 1)   (2^n - 1 exact for n >= -24)
+ * which keeps full relative accuracy near 0 (n = 0: m = q; subnormal x: m = w exactly).
+ * The quotient t = num / d: t0 = num y, y = rcp14(d) (relative error <= 2^-14), then one
+ * residual correction t = t0 + y (num - d t0) (error 2^-28 + the final rounding).
+ * tanh(+-inf) = +-1, tanh(-0) = -0, NaN propagates (the sign is copied bitwise).
+ */
+static DGV_TARGET inline __m512 dgv_tanh(__m512 v) {
+    const __m512i sign = _mm512_set1_epi32(INT32_MIN);
+    __m512 w = dgv_clamp_below(_mm512_add_ps(dgv_neg_abs(v), dgv_neg_abs(v)), DGV_EXPM1_LO);
+    __m512 k;
+    __m512 r = dgv_reduce_ln2(w, &k);
+    __m512 pl = dgv_set1(dg_expm1_poly_f32[3]);
+    pl = _mm512_fmadd_ps(pl, r, dgv_set1(dg_expm1_poly_f32[2]));
+    pl = _mm512_fmadd_ps(pl, r, dgv_set1(dg_expm1_poly_f32[1]));
+    pl = _mm512_fmadd_ps(pl, r, dgv_set1(dg_expm1_poly_f32[0]));
+    pl = _mm512_fmadd_ps(pl, r, dgv_set1(0.5f));
+    __m512 q = _mm512_fmadd_ps(_mm512_mul_ps(r, r), pl, r);
+    __m512 p2 = _mm512_scalef_ps(dgv_set1(1.0f), k);
+    __m512 em1 = _mm512_fmadd_ps(p2, q, _mm512_sub_ps(p2, dgv_set1(1.0f)));
+    __m512 d = _mm512_add_ps(dgv_set1(2.0f), em1);           /* in [1, 2] */
+    __m512 num = _mm512_sub_ps(_mm512_setzero_ps(), em1);      /* -m >= 0 (or -0) */
+    __m512 y = _mm512_rcp14_ps(d);
+    __m512 t0 = _mm512_mul_ps(num, y);
+    __m512 t = _mm512_fmadd_ps(_mm512_fnmadd_ps(d, t0, num), y, t0);
+    /* copysign(t, x): bit select, sign from x, the rest from t */
+    __m512i res = _mm512_ternarylogic_epi32(sign, _mm512_castps_si512(v), _mm512_castps_si512(t), 0xCA);
+    return _mm512_castsi512_ps(res);
+}
+DGV_UNARY_LOOP(dg_tanh_forward_avx512_f32, dgv_tanh)
+
+#endif /* DG_X86_64 */
+#endif /* DG_ACTIVATION_AVX512_H */
