@@ -237,7 +237,8 @@ static DGV_TARGET inline void dgv_gelu_tanh_arg(__m256 x, __m256 *hi, __m256 *lo
 
 /* The logistic at w = hi + lo for xc (clamped x): returns s = sigmoid(|w|) (<= 0.56 ulp),
  * with q, n (e^{-|w|} = (1 + q) 2^n) and hi for the sides. */
-static DGV_TARGET inline __m512 dgv_gelu_tanh_logistic(__m512 xc, __m512 *q, __m512 *k, __m512 *hi) {
+static DGV_TARGET inline __m512 dgv_gelu_tanh_logistic(__m512 xc, __m512 *q, __m512 *k, __m512 *hi,
+                                                       int refine) {
     const __m512i sign = _mm512_set1_epi32(INT32_MIN);
     __m256 h0, l0, h1, l1;
     dgv_gelu_tanh_arg(_mm512_castps512_ps256(xc), &h0, &l0);
@@ -250,13 +251,21 @@ static DGV_TARGET inline __m512 dgv_gelu_tanh_logistic(__m512 xc, __m512 *q, __m
     __m512 r = _mm512_add_ps(dgv_reduce_ln2(w, k), _mm512_castsi512_ps(c));
     *q = dgv_exp_q(r);
     __m512 p2 = _mm512_scalef_ps(dgv_set1(1.0f), *k);
-    return dgv_recip(_mm512_add_ps(dgv_set1(1.0f), _mm512_fmadd_ps(*q, p2, p2)));
+    __m512 e = _mm512_fmadd_ps(*q, p2, p2);
+    __m512 d = _mm512_add_ps(dgv_set1(1.0f), e);
+    if (!refine) return dgv_recip(d);
+    /* refine (compile-time): the Newton step against the unrounded 1 + e = d + dl (Fast2Sum,
+     * 1 >= e): y += y (1 - d y - dl y), s within ~0.5 ulp of 1 / (1 + e) (as logistic_fma). */
+    __m512 dl = _mm512_sub_ps(e, _mm512_sub_ps(d, dgv_set1(1.0f)));
+    __m512 y = _mm512_rcp14_ps(d);
+    __m512 res = _mm512_fnmadd_ps(dl, y, _mm512_fnmadd_ps(d, y, dgv_set1(1.0f)));
+    return _mm512_fmadd_ps(y, res, y);
 }
 
 static DGV_TARGET inline __m512 dgv_gelu_tanh(__m512 v) {
     __m512 xc = _mm512_min_ps(dgv_set1(DGV_GELU_TANH_XMAX), _mm512_max_ps(dgv_set1(-DGV_GELU_TANH_XMAX), v));
     __m512 q, k, hi;
-    __m512 s = dgv_gelu_tanh_logistic(xc, &q, &k, &hi);
+    __m512 s = dgv_gelu_tanh_logistic(xc, &q, &k, &hi, 0);
     __mmask16 x_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
     __m512 sm = _mm512_mul_ps(s, _mm512_mask_blend_ps(x_neg, v, xc));
     __mmask16 w_neg = _mm512_cmp_ps_mask(hi, _mm512_setzero_ps(), _CMP_LT_OQ);
@@ -282,7 +291,7 @@ static DGV_TARGET inline __m256 dgv_gelu_tanh_factor(__m256 x, __m256 comp) {
 static DGV_TARGET inline __m512 dgv_gelu_tanh_grad(__m512 dout, __m512 v) {
     __m512 xc = _mm512_min_ps(dgv_set1(DGV_GELU_TANH_XMAX), _mm512_max_ps(dgv_set1(-DGV_GELU_TANH_XMAX), v));
     __m512 q, k, hi;
-    __m512 s = dgv_gelu_tanh_logistic(xc, &q, &k, &hi);
+    __m512 s = dgv_gelu_tanh_logistic(xc, &q, &k, &hi, 1);
     __mmask16 w_neg = _mm512_cmp_ps_mask(hi, _mm512_setzero_ps(), _CMP_LT_OQ);
     __m512 es = _mm512_scalef_ps(_mm512_fmadd_ps(s, q, s), k);
     __m512 comp = _mm512_mask_blend_ps(w_neg, es, s);                   /* 1 - sigmoid(w) */
