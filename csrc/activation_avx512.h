@@ -1,8 +1,14 @@
 /*
- * activation_avx512.h -- hand-written AVX-512 float32 forward loops for the exp-based
- * activations (sigmoid, silu, tanh, gelu). Included by activation.c only; activation.inc
- * routes the avx512 slot of the float32 kernels here (DG_UNARY_LOOPS_FMA_X512), the AVX2
- * and portable slots (and all float64 kernels) keep the auto-vectorized scalar formulas.
+ * activation_avx512.h -- hand-written AVX-512 float32 loops for the exp-based activations:
+ * forward sigmoid, silu, tanh, gelu, gelu_tanh; backward silu, gelu_tanh. Included by
+ * activation.c only; activation.inc routes the avx512 slot of those float32 kernels here
+ * (DG_UNARY_LOOPS_FMA_X512 / DG_BINARY_LOOPS_FMA_X512), the AVX2 and portable slots (and all
+ * float64 kernels) keep the auto-vectorized scalar formulas, which are also the reference.
+ * (gelu backward stays auto-vectorized: a hand-written version measured no faster.)
+ *
+ * Measured (1 thread, 64K float32 in cache, ns/element, before -> after): sigmoid 0.24 ->
+ * 0.21, silu 0.38 -> 0.24, gelu_tanh 0.79 -> 0.57, gelu 0.57 -> 0.56 (R in double dominates),
+ * tanh 0.23 -> 0.23, silu' 0.46 -> 0.37, gelu_tanh' 1.65 -> 1.0 (tools/quick_speed.py --bw).
  *
  * Same algorithms as the scalar *_fma functions of activation.inc / dg_math.h, written with
  * the instructions the auto-vectorizer does not use:
@@ -204,23 +210,31 @@ static DGV_TARGET inline __m512d dgv_half_erfcx_times_pd(__m256 z, __m256 mult) 
     return _mm512_mul_pd(_mm512_mul_pd(nm, y), _mm512_cvtps_pd(mult));
 }
 
-static DGV_TARGET inline __m512 dgv_gelu(__m512 v) {
-    __m512 xc = _mm512_min_ps(dgv_set1(DGV_GELU_XMAX), _mm512_max_ps(dgv_set1(-DGV_GELU_XMAX), v));
-    __m512 ax = _mm512_abs_ps(xc);
+/* e^{-a^2/2} = (1 + q) 2^n for a = |xc| >= 0, with a^2 = hi + lo exactly (lo by fma) and the
+ * low part added to the reduced argument; returns q. */
+static DGV_TARGET inline __m512 dgv_exp_neg_half_sq(__m512 ax, __m512 *k) {
     __m512 hi = _mm512_mul_ps(ax, ax);
     __m512 lo = _mm512_fmsub_ps(ax, ax, hi);
-    __mmask16 is_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-    __m512 mult = _mm512_mask_blend_ps(is_neg, dgv_set1(1.0f), xc);
+    __m512 r = _mm512_fmadd_ps(lo, dgv_set1(-0.5f), dgv_reduce_ln2(_mm512_mul_ps(hi, dgv_set1(-0.5f)), k));
+    return dgv_exp_q(r);
+}
+/* R(|xc|/sqrt2)/2 * mult for 16 lanes (two double halves), rounded once to float */
+static DGV_TARGET inline __m512 dgv_half_erfcx_times(__m512 ax, __m512 mult) {
     __m512 z = _mm512_mul_ps(ax, dgv_set1(0.70710678118654752440f));
     __m512d m_lo = dgv_half_erfcx_times_pd(_mm512_castps512_ps256(z), _mm512_castps512_ps256(mult));
     __m512d m_hi = dgv_half_erfcx_times_pd(
         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(z), 1)),
         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(mult), 1)));
-    __m512 m = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(m_lo)), _mm512_cvtpd_ps(m_hi), 1);
-    /* e^{-hi/2 - lo/2} = (1 + q) 2^n, the low part added to the reduced argument */
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(m_lo)), _mm512_cvtpd_ps(m_hi), 1);
+}
+
+static DGV_TARGET inline __m512 dgv_gelu(__m512 v) {
+    __m512 xc = _mm512_min_ps(dgv_set1(DGV_GELU_XMAX), _mm512_max_ps(dgv_set1(-DGV_GELU_XMAX), v));
+    __m512 ax = _mm512_abs_ps(xc);
+    __mmask16 is_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    __m512 m = dgv_half_erfcx_times(ax, _mm512_mask_blend_ps(is_neg, dgv_set1(1.0f), xc));
     __m512 k;
-    __m512 r = _mm512_fmadd_ps(lo, dgv_set1(-0.5f), dgv_reduce_ln2(_mm512_mul_ps(hi, dgv_set1(-0.5f)), &k));
-    __m512 q = dgv_exp_q(r);
+    __m512 q = dgv_exp_neg_half_sq(ax, &k);
     __m512 phi_neg = _mm512_scalef_ps(_mm512_fmadd_ps(m, q, m), k);
     /* -xc: x = inf gives inf, not NaN */
     return _mm512_mask_blend_ps(is_neg, _mm512_fnmadd_ps(xc, phi_neg, v), phi_neg);
