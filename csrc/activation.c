@@ -22,6 +22,15 @@
 #include "dg_internal.h"
 #include "dg_math.h"
 
+/* Hand-written AVX-512 float32 forward loops (x86-64 GCC/clang only). DG_X512_PICK(f32, generic)
+ * names the intrinsic loop in the float32 instantiation and the auto-vectorized one otherwise. */
+#if defined(DG_X86_64)
+#include "activation_avx512.h"
+#define DG_X512_PICK(f32_loop, generic_loop) _Generic((real)0, float: f32_loop, default: generic_loop)
+#else
+#define DG_X512_PICK(f32_loop, generic_loop) generic_loop
+#endif
+
 /* When a second thread pays (elements; measured with 1 vs 2 threads on the 2-core shared
  * test machine, AVX-512, float32, ns/element):
  *   exp-based (sigmoid, tanh, gelu):  64K-4M: 2 threads 1.9x faster when the other core is
