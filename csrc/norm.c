@@ -104,8 +104,11 @@ static inline double dg_tot_total(double *tot) {
 #define DG_PARAM_ROWS 32
 /* LayerNorm/RMSNorm backward: rows per group (sums of each, then one pass over the
  * columns for the group's dinp and parameter-gradient terms). */
+#ifndef DG_NORM_PF_ROWS
+#define DG_NORM_PF_ROWS 1 /* the row the backward prefetches: this many rows ahead */
+#endif
 #ifndef DG_BWD_GROUP_ROWS
-#define DG_BWD_GROUP_ROWS 2
+#define DG_BWD_GROUP_ROWS 1
 #endif
 
 /* Rows per parameter-gradient block: depends on `rows` only (never on threads). */
