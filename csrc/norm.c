@@ -19,6 +19,10 @@
  * are added in block order. BatchNorm's column statistics use the same fixed row
  * blocks (sub-block statistics merged with Chan's formula, blocks in block order). So the bits
  * never depend on the thread count.
+ *
+ * Memory: outputs of DG_NORM_NT_BYTES or more (LayerNorm/RMSNorm forward and backward,
+ * BatchNorm forward) are written with non-temporal stores; BatchNorm backward keeps
+ * ordinary stores (its dinp pass, last rows first, measured slower with them).
  */
 #include <math.h>
 #include <stdlib.h>
