@@ -24,6 +24,12 @@
  * BatchNorm forward) are written with non-temporal stores; BatchNorm backward keeps
  * ordinary stores (its dinp pass, last rows first, measured slower with them).
  */
+/* The build passes -fwrapv (Python's default CFLAGS). Under it GCC vectorizes the
+ * LayerNorm backward row loops far worse (measured 2300 vs 1450 us at 4096x1024
+ * float32); nothing here relies on signed overflow wrapping, so this file opts out. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-wrapv")
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
