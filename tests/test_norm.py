@@ -547,3 +547,32 @@ def test_fast_paths_still_reject_overlap_and_odd_arguments(rng):
     gx_ref, gw_ref = rms_bwd_ref(g3, x3, w)
     close(gx3, gx_ref, GRAD_TOL[np.float32])
     close(gw3, gw_ref, GRAD_TOL[np.float32])
+
+
+# ------------------------------------------------------- large outputs (streaming stores)
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("offset_out", [False, True], ids=["aligned-out", "out-offset-by-one"])
+def test_outputs_of_8_mib_and_more_take_the_streaming_store_path(simd_path, rng, dtype, offset_out):
+    """Outputs of >= 8 MiB are written with non-temporal stores (csrc/norm.inc); check them
+    against the references, also with an output that starts one element past a 64-byte line."""
+    rows = (8 << 20) // (1000 * np.dtype(dtype).itemsize) + 3  # just above 8 MiB, odd row count
+    shape = (rows, 1000)
+    x = data(rng, shape, dtype, offset=3.0)
+    g = data(rng, shape, dtype)
+    w, b = data(rng, 1000, dtype, 1.0, 0.1), data(rng, 1000, dtype, 0.0, 0.1)
+
+    def out_buffer():
+        flat = np.full(np.prod(shape) + 1, np.nan, dtype)
+        return (flat[1:] if offset_out else flat[:-1]).reshape(shape)
+
+    y, mean, rstd = ops.layer_norm(x, w, b, out=out_buffer(), return_stats=True)
+    close(y, ln_ref(x, w, b)[0], TOL[dtype], "layer_norm >= 8 MiB")
+    gx, gw, gb = ops.layer_norm_backward(g, x, mean, rstd, w, out=out_buffer())
+    want = ln_bwd_ref(g, x, w)
+    close(gx, want[0], GRAD_TOL[dtype], "layer_norm_backward >= 8 MiB")
+    y, _ = ops.rms_norm(x, w, out=out_buffer(), return_stats=True)
+    close(y, rms_ref(x, w, eps=float(np.finfo(dtype).eps))[0], TOL[dtype], "rms_norm >= 8 MiB")
+    rm, rv = np.zeros(1000, dtype), np.ones(1000, dtype)
+    y = ops.batch_norm(x, w, b, rm, rv, training=True, out=out_buffer())
+    close(y, bn_ref(x, w, b)[0], TOL[dtype], "batch_norm >= 8 MiB")
