@@ -227,3 +227,18 @@ def test_demo_command_tells_the_same_story(capsys):
         assert 0.5 < cli.gradient_survival("relu", depth, width=128, seed=1) < 2.0
     assert cli.main(["demo", "--depths", "3,6", "--width", "64"]) == 0
     assert "0.25^depth" in capsys.readouterr().out
+
+
+def test_critical_init_with_bias_variance_sits_at_the_edge_of_chaos():
+    """tanh, sigma_b2 = 0.05, width 512, depth 10, 3 seeds: init="critical" (sigma_w2 = 1.761)
+    keeps the gradient far better than Xavier (sigma_w2 = 1), and both match the theory."""
+    r = deepgrad.sweep(depths=[10], activations=["tanh"], residual=[False], norm=[None],
+                       init=["xavier_normal", "critical"], sigma_b2=0.05, width=512, batch=128, seeds=3,
+                       progress=False)
+    per_layer = {}
+    for s in r.summary().rows:
+        measured, predicted = s["ratio_first_last"] ** (1 / 9), s["predicted_ratio"] ** (1 / 9)
+        assert abs(measured / predicted - 1) < 0.10, (s["init"], measured, predicted)
+        per_layer[s["init"]] = measured
+    assert per_layer["critical"] > 0.93 > 0.85 > per_layer["xavier_normal"]  # measured 0.960 and 0.828
+    assert all(row["sigma_b2"] == 0.05 for row in r.rows)

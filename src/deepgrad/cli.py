@@ -282,6 +282,9 @@ def _add_sweep(parser):
     parser.add_argument("--init", type=lambda t: [i.strip() for i in t.split(",") if i.strip()], default=["auto"],
                         help="comma-separated init schemes: auto (He for ReLU-like, Xavier for sigmoid/tanh), "
                              "critical, xavier_normal, kaiming_normal, ... (default auto)")
+    parser.add_argument("--sigma-b2", type=float, default=0.0,
+                        help="bias variance at init; with --init critical the weights take the critical sigma_w2 "
+                             "for it (default 0)")
     parser.add_argument("--width", type=_positive_int, default=256, help="units per layer (default 256)")
     parser.add_argument("--batch", type=_positive_int, default=256, help="batch size (default 256)")
     parser.add_argument("--seeds", type=_positive_int, default=3, help="seeds per configuration (default 3)")
@@ -338,7 +341,7 @@ def cmd_sweep(args, console):
     result = deepgrad.sweep(depths=args.depths, activations=args.activations, residual=args.residual,
                             norm=args.norm, norm_position=args.norm_position, init=args.init, width=args.width,
                             batch=args.batch, seeds=args.seeds, steps=args.steps, dtype=args.dtype, lr=args.lr,
-                            jobs=args.jobs, progress=console.is_terminal)
+                            jobs=args.jobs, progress=console.is_terminal, sigma_b2=args.sigma_b2)
     summary = result.summary()
     console.print(_sweep_table(summary))
     m = result.meta["machine"]

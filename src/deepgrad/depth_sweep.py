@@ -39,7 +39,8 @@ from ._table import ResultTable
 N_CLASSES = 10
 DEFAULT_LR = 1e-3
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "gelu", "silu")
-CONFIG_COLUMNS = ["depth", "activation", "residual", "norm", "norm_position", "init", "width", "batch", "dtype"]
+CONFIG_COLUMNS = ["depth", "activation", "residual", "norm", "norm_position", "init", "sigma_b2", "width", "batch",
+                  "dtype"]
 COLUMNS = CONFIG_COLUMNS + ["seed", "step", "layer", "grad_norm", "grad_ratio", "weight_grad_norm",
                             "act_mean", "act_std", "saturated", "dead", "predicted_ratio", "loss"]
 FLOAT32_EPS = float(np.finfo(np.float32).eps)
@@ -82,8 +83,8 @@ def _predicted_ratios(cfg):
         return None
     from . import theory
     sigma_w2 = theory.init_sigma_w2(cfg["init"], cfg["activation"], fan_in=cfg["width"], fan_out=cfg["width"],
-                                    sigma_b2=cfg.get("sigma_b2", 0.0))
-    pred = theory.predicted_grad_norm_ratio(cfg["activation"], sigma_w2, cfg.get("sigma_b2", 0.0), cfg["depth"])
+                                    sigma_b2=cfg["sigma_b2"])
+    pred = theory.predicted_grad_norm_ratio(cfg["activation"], sigma_w2, cfg["sigma_b2"], cfg["depth"])
     return [float(math.sqrt(g)) for g in pred.grad_sq]
 
 
@@ -142,7 +143,7 @@ def run_configuration(cfg, seed, steps=0, lr=DEFAULT_LR, record_every=None, thre
     y = np.argmax(X.astype(np.float64) @ teacher, axis=1)
     model = mlp(cfg["depth"], cfg["width"], cfg["width"], N_CLASSES, activation=cfg["activation"],
                 residual=cfg["residual"], norm=cfg["norm"], norm_position=cfg["norm_position"] or "pre",
-                init=cfg["init"], dtype=dtype, rng=np.random.default_rng([seed, 1]))
+                init=cfg["init"], dtype=dtype, rng=np.random.default_rng([seed, 1]), sigma_b2=cfg["sigma_b2"])
     units = hidden_layer_indices(model)
     loss = CrossEntropyLoss()
     predicted = _predicted_ratios(cfg)
@@ -180,7 +181,7 @@ def _as_list(value, name, allowed=None):
     return values
 
 
-def configurations(depths, activations, residual, norm, norm_position, init, width, batch, dtype):
+def configurations(depths, activations, residual, norm, norm_position, init, width, batch, dtype, sigma_b2=0.0):
     """Every configuration of the grid, in a fixed order (norm_position only varies when it matters)."""
     from .layers import ACTIVATION_LAYERS
     from .network import NORMS
@@ -193,6 +194,9 @@ def configurations(depths, activations, residual, norm, norm_position, init, wid
     width = v.positive_int(width, "width", "sweep")
     batch = v.positive_int(batch, "batch", "sweep")
     dtype = v.check_dtype_arg(dtype, "sweep").name
+    sigma_b2 = v.finite_float(sigma_b2, "sigma_b2", "sweep")
+    if sigma_b2 < 0:
+        raise ValueError(f"sweep: sigma_b2 must be >= 0, got {sigma_b2}")
     configs, seen = [], set()
     for d in depths:
         for a in activations:
@@ -202,7 +206,7 @@ def configurations(depths, activations, residual, norm, norm_position, init, wid
                         p = p if (r and n is not None) else None
                         for i in init:
                             cfg = dict(depth=d, activation=a, residual=r, norm=n, norm_position=p, init=i,
-                                       width=width, batch=batch, dtype=dtype)
+                                       sigma_b2=sigma_b2, width=width, batch=batch, dtype=dtype)
                             key = tuple(cfg.values())
                             if key not in seen:
                                 seen.add(key)
@@ -212,7 +216,7 @@ def configurations(depths, activations, residual, norm, norm_position, init, wid
 
 def sweep(depths=(5, 10, 20, 30, 50), activations=ACTIVATIONS, residual=(False, True), norm=(None, "layernorm"),
           norm_position=("pre",), init=("auto",), width=256, batch=256, seeds=3, steps=0, dtype="float32",
-          lr=DEFAULT_LR, record_every=None, jobs=1, executor=None, threads=None, progress=None):
+          lr=DEFAULT_LR, record_every=None, jobs=1, executor=None, threads=None, progress=None, sigma_b2=0.0):
     """Run the grid; returns a SweepResult (see the module docstring for what each row holds).
 
     seeds: how many seeds (0..seeds-1), or a list of seeds. steps: Adam steps of full-batch
@@ -221,8 +225,11 @@ def sweep(depths=(5, 10, 20, 30, 50), activations=ACTIVATIONS, residual=(False, 
     concurrent.futures.Executor (a process pool, dask.distributed's client.get_executor(), ...)
     instead. threads: kernel threads per task (default: 1 when tasks run in parallel,
     the current setting otherwise). Results do not depend on jobs, executor or threads.
+    sigma_b2: bias variance of every Dense layer at init (biases N(0, sigma_b2)); with
+    init="critical" the weights take the critical sigma_w2 for it (deepgrad.theory).
     """
-    configs = configurations(depths, activations, residual, norm, norm_position, init, width, batch, dtype)
+    configs = configurations(depths, activations, residual, norm, norm_position, init, width, batch, dtype,
+                             sigma_b2)
     seed_list = list(range(v.positive_int(seeds, "seeds", "sweep"))) if isinstance(seeds, (int, np.integer)) \
         else [int(s) for s in seeds]
     steps = v.positive_int(steps, "steps", "sweep", allow_zero=True)
