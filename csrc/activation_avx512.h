@@ -154,29 +154,40 @@ static DGV_TARGET inline __m512 dgv_silu(__m512 v) {
 DGV_UNARY_LOOP(dg_silu_forward_avx512_f32, dgv_silu)
 
 /*
- * tanh(x) = sign(x) (-m / (2 + m)),  m = e^w - 1,  w = -2|x| clamped at EXPM1_LO.
+ * tanh(x) = sign(x) (-m / (2 + m)),  m = e^w - 1,  w = -2a,  a = min(|x|, 15) (w >= EXPM1_LO).
  * expm1: w = n ln2 + r, q = e^r - 1 = r + r^2 (1/2 + r P(r)) (dg_expm1_poly_f32),
- *   m = 2^n q + (2^n - 1) = fma(2^n, q, 2^n - 1)   (2^n - 1 exact for n >= -24)
+ *   m = 2^n q + (2^n - 1)   (2^n - 1 exact for n >= -24)
  * which keeps full relative accuracy near 0 (n = 0: m = q; subnormal x: m = w exactly).
- * The quotient t = num / d: t0 = num y, y = rcp14(d) (relative error <= 2^-14), then one
- * residual correction t = t0 + y (num - d t0) (error 2^-28 + the final rounding).
- * tanh(+-inf) = +-1, tanh(-0) = -0, NaN propagates (the sign is copied bitwise).
+ * Evaluated in r' = -r/2 = a + n ln2/2 (w = -2a is never formed; from q' on every
+ * intermediate is the one of the form above times an exact power of two):
+ *   q' = -q/2 = r' - r'^2 S(r'),  S(r') = 2 (1/2 + r P(r)) = 1 - 4 c3 r' + 8 c4 r'^2 - 16 c5 r'^3 + 32 c6 r'^4
+ *   -m = (1 - 2^n) - (-2 2^n) q'   with -2 2^n = scalef(-2, n) and 1 - 2^n = fma(-2 2^n, 1/2, 1).
+ * r' in ONE fma with ln2 rounded to float (no Cody-Waite split): n = 0 is exact, and for
+ * n != 0 the error |n| (ln2_f - ln2)/2 <= |n| 1e-9 moves m by <= 2^n |n| 3e-9 <= 1.5e-9,
+ * under 0.1 ulp of |t| >= 0.17 (|n| <= 22 since a <= 15). Measured: max error unchanged.
+ * The quotient t = num / d, num = -m >= 0, d = 2 - num in [1, 2]: t0 = num y, y = rcp14(d)
+ * (relative error <= 2^-14), then one residual correction t = t0 + y (num - d t0) (error
+ * 2^-28 + the final rounding). Max error 2.51 ulp (tests/test_activation_accuracy.py).
+ * tanh(+-inf) = +-1, tanh(-0) = -0, NaN propagates (the clamp keeps NaN; the sign is
+ * copied bitwise).
  */
 static DGV_TARGET inline __m512 dgv_tanh(__m512 v) {
     const __m512i sign = _mm512_set1_epi32(INT32_MIN);
-    __m512 w = dgv_clamp_below(_mm512_add_ps(dgv_neg_abs(v), dgv_neg_abs(v)), DGV_EXPM1_LO);
-    __m512 k;
-    __m512 r = dgv_reduce_ln2(w, &k);
-    __m512 pl = dgv_set1(dg_expm1_poly_f32[3]);
-    pl = _mm512_fmadd_ps(pl, r, dgv_set1(dg_expm1_poly_f32[2]));
-    pl = _mm512_fmadd_ps(pl, r, dgv_set1(dg_expm1_poly_f32[1]));
-    pl = _mm512_fmadd_ps(pl, r, dgv_set1(dg_expm1_poly_f32[0]));
-    pl = _mm512_fmadd_ps(pl, r, dgv_set1(0.5f));
-    __m512 q = _mm512_fmadd_ps(_mm512_mul_ps(r, r), pl, r);
-    __m512 p2 = _mm512_scalef_ps(dgv_set1(1.0f), k);
-    __m512 em1 = _mm512_fmadd_ps(p2, q, _mm512_sub_ps(p2, dgv_set1(1.0f)));
-    __m512 d = _mm512_add_ps(dgv_set1(2.0f), em1);           /* in [1, 2] */
-    __m512 num = _mm512_sub_ps(_mm512_setzero_ps(), em1);      /* -m >= 0 (or -0) */
+    __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(v)));
+    /* vminps returns its second source when either is NaN */
+    __m512 a = _mm512_min_ps(dgv_set1(-0.5f * DGV_EXPM1_LO), ax);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(a, dgv_set1(-2.0f * DGV_LOG2E)), DGV_ROUND);
+    __m512 rp = _mm512_fmadd_ps(n, dgv_set1(0.5f * 0.693147180559945309f), a);
+    __m512 s = dgv_set1(32.0f * dg_expm1_poly_f32[3]);
+    s = _mm512_fmadd_ps(s, rp, dgv_set1(-16.0f * dg_expm1_poly_f32[2]));
+    s = _mm512_fmadd_ps(s, rp, dgv_set1(8.0f * dg_expm1_poly_f32[1]));
+    s = _mm512_fmadd_ps(s, rp, dgv_set1(-4.0f * dg_expm1_poly_f32[0]));
+    s = _mm512_fmadd_ps(s, rp, dgv_set1(1.0f));
+    __m512 qh = _mm512_fnmadd_ps(_mm512_mul_ps(rp, rp), s, rp);          /* q' = -q/2 */
+    __m512 p2n = _mm512_scalef_ps(dgv_set1(-2.0f), n);                    /* -2 2^n */
+    __m512 omp = _mm512_fmadd_ps(p2n, dgv_set1(0.5f), dgv_set1(1.0f));    /* 1 - 2^n */
+    __m512 num = _mm512_fnmadd_ps(p2n, qh, omp);                         /* -m >= 0 */
+    __m512 d = _mm512_sub_ps(dgv_set1(2.0f), num);                       /* in [1, 2] */
     __m512 y = _mm512_rcp14_ps(d);
     __m512 t0 = _mm512_mul_ps(num, y);
     __m512 t = _mm512_fmadd_ps(_mm512_fnmadd_ps(d, t0, num), y, t0);
