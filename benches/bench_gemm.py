@@ -51,20 +51,15 @@ def _threads(contender, n):
             pytest.skip("threadpoolctl is needed to set NumPy's BLAS threads")
         with threadpool_limits(limits=n, user_api="blas"):
             yield
-    elif contender == "torch":
-        old = torch.get_num_threads()
-        torch.set_num_threads(n)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(old)
     else:
-        old = dg.get_num_threads()
-        dg.set_num_threads(n)
+        get, set_ = (torch.get_num_threads, torch.set_num_threads) if contender == "torch" \
+            else (dg.get_num_threads, dg.set_num_threads)
+        old = get()
+        set_(n)
         try:
             yield
         finally:
-            dg.set_num_threads(old)
+            set_(old)
 
 
 def _record(benchmark, flops, threads):

@@ -95,16 +95,6 @@ def layernorm_contender(impl, shape, direction):
                                                              [True, True, True])
 
 
-@pytest.mark.parametrize("direction", ["fwd", "bwd"])
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("impl", ["deepgrad", "torch", "numpy", "copy"])
-def test_layernorm(benchmark, nthreads, impl, shape, direction):
-    fn = layernorm_contender(impl, shape, direction)
-    benchmark.group = f"layernorm {direction} {shape} float32 t={nthreads}"
-    describe(benchmark, impl=impl, shape=shape, direction=direction, bytes=arrays(shape)["x"].nbytes)
-    benchmark.extra_info["threads"] = nthreads
-    benchmark(fn)
-
 
 # ------------------------------------------------------------------ BatchNorm
 
@@ -158,12 +148,16 @@ def batchnorm_contender(impl, shape, direction):
                                                              [True, True, True])
 
 
+CONTENDER_FACTORIES = {"layernorm": layernorm_contender, "batchnorm": batchnorm_contender}
+
+
 @pytest.mark.parametrize("direction", ["fwd", "bwd"])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("impl", ["deepgrad", "torch", "numpy", "copy"])
-def test_batchnorm(benchmark, nthreads, impl, shape, direction):
-    fn = batchnorm_contender(impl, shape, direction)
-    benchmark.group = f"batchnorm {direction} {shape} float32 t={nthreads}"
+@pytest.mark.parametrize("norm", list(CONTENDER_FACTORIES))
+def test_norm(benchmark, nthreads, norm, impl, shape, direction):
+    fn = CONTENDER_FACTORIES[norm](impl, shape, direction)
+    benchmark.group = f"{norm} {direction} {shape} float32 t={nthreads}"
     describe(benchmark, impl=impl, shape=shape, direction=direction, bytes=arrays(shape)["x"].nbytes)
     benchmark.extra_info["threads"] = nthreads
     benchmark(fn)
