@@ -28,6 +28,103 @@ backward_f64[:] = [relu_backward_f64, sigmoid_backward_f64, tanh_backward_f64, g
                    gelu_tanh_backward_f64, silu_backward_f64, sigmoid_backward_f64, sigmoid_backward_f64]
 
 
+# ---------------------------------------------------------------- fast path
+# The common call -- plain float32/float64 C-contiguous arrays of one shape, `out` None,
+# an input itself, or an array sharing no memory with the inputs -- checked here in C
+# with the NumPy C API (~0.1 us instead of ~1.3 us for the same checks in Python, which
+# is 10-30% of a 64K-element activation). Anything else returns None and deepgrad.ops
+# runs the full checks in deepgrad._validate, which copy or raise as documented there.
+
+cdef int plain_typenum(object a) noexcept:
+    """NPY_FLOAT or NPY_DOUBLE when `a` is exactly an ndarray of that native dtype,
+    C-contiguous and aligned (what the kernels take as it is); -1 otherwise."""
+    if type(a) is not cnp.ndarray:
+        return -1
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_ISALIGNED(arr)
+            and cnp.PyArray_ISNOTSWAPPED(arr)):
+        return -1
+    cdef int t = cnp.PyArray_TYPE(arr)
+    return t if t == cnp.NPY_FLOAT or t == cnp.NPY_DOUBLE else -1
+
+
+cdef bint same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
+    cdef int d
+    if cnp.PyArray_NDIM(a) != cnp.PyArray_NDIM(b):
+        return False
+    for d in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIM(a, d) != cnp.PyArray_DIM(b, d):
+            return False
+    return True
+
+
+cdef bint separate_or_same(cnp.ndarray out, cnp.ndarray a) noexcept:
+    """out and a (same shape and dtype, both contiguous) are the same memory or disjoint."""
+    cdef char *o = <char *>cnp.PyArray_DATA(out)
+    cdef char *p = <char *>cnp.PyArray_DATA(a)
+    cdef cnp.npy_intp nbytes = cnp.PyArray_NBYTES(out)
+    return o == p or o + nbytes <= p or p + nbytes <= o
+
+
+cdef object fast_output(object out, cnp.ndarray like, int typenum):
+    """A new array like `like`, or `out` when it is a plain writeable array of the same
+    dtype and shape; None when `out` needs the full checks."""
+    if out is None:
+        return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(like), cnp.PyArray_DIMS(like), typenum, 0)
+    if plain_typenum(out) != typenum:
+        return None
+    cdef cnp.ndarray o = <cnp.ndarray>out
+    if not (cnp.PyArray_ISWRITEABLE(o) and same_shape(o, like)):
+        return None
+    return out
+
+
+def activation_forward_fast(int kernel, x, out):
+    """out = f(x) when x (and out) take the fast path (see above); None otherwise."""
+    if kernel < 0 or kernel >= N_ACT:
+        raise ValueError(f"unknown activation kernel {kernel}")
+    cdef int t = plain_typenum(x)
+    if t < 0:
+        return None
+    result = fast_output(out, <cnp.ndarray>x, t)
+    if result is None or not separate_or_same(<cnp.ndarray>result, <cnp.ndarray>x):
+        return None
+    cdef void *po = cnp.PyArray_DATA(<cnp.ndarray>result)
+    cdef const void *px = cnp.PyArray_DATA(<cnp.ndarray>x)
+    cdef int64_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
+    if n > 0:
+        with nogil:
+            if t == cnp.NPY_FLOAT:
+                forward_f32[kernel](<float *>po, <const float *>px, n)
+            else:
+                forward_f64[kernel](<double *>po, <const double *>px, n)
+    return result
+
+
+def activation_backward_fast(int kernel, dout, saved, out):
+    """out = dout * f'(saved) when all operands take the fast path; None otherwise."""
+    if kernel < 0 or kernel >= N_ACT:
+        raise ValueError(f"unknown activation kernel {kernel}")
+    cdef int t = plain_typenum(dout)
+    if t < 0 or plain_typenum(saved) != t or not same_shape(<cnp.ndarray>dout, <cnp.ndarray>saved):
+        return None
+    result = fast_output(out, <cnp.ndarray>dout, t)
+    if result is None or not (separate_or_same(<cnp.ndarray>result, <cnp.ndarray>dout)
+                              and separate_or_same(<cnp.ndarray>result, <cnp.ndarray>saved)):
+        return None
+    cdef void *po = cnp.PyArray_DATA(<cnp.ndarray>result)
+    cdef const void *pg = cnp.PyArray_DATA(<cnp.ndarray>dout)
+    cdef const void *ps = cnp.PyArray_DATA(<cnp.ndarray>saved)
+    cdef int64_t n = cnp.PyArray_SIZE(<cnp.ndarray>dout)
+    if n > 0:
+        with nogil:
+            if t == cnp.NPY_FLOAT:
+                backward_f32[kernel](<float *>po, <const float *>pg, <const float *>ps, n)
+            else:
+                backward_f64[kernel](<double *>po, <const double *>pg, <const double *>ps, n)
+    return result
+
+
 def activation_forward(int kernel,
                        floating[::1] out not None,      # OUT f(x), may be x itself
                        const floating[::1] x not None):  # IN

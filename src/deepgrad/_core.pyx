@@ -4,11 +4,17 @@
 A thin pass-through. The Python layer (deepgrad.ops, deepgrad.layers) has already
 checked dtypes, shapes, contiguity and aliasing; each function here takes typed
 memoryviews, releases the GIL and makes one C call. Arguments are marked
-# IN (read) and # OUT (written).
+# IN (read) and # OUT (written). The exception: the activation fast path
+(_activation.pxi, activation_forward_fast) checks the plain case itself in C and
+returns None for anything else, which deepgrad.ops then checks in full.
 """
 from libc.stdint cimport int64_t
 
+cimport numpy as cnp
+
 from deepgrad._kernels cimport *
+
+cnp.import_array()
 
 ctypedef fused floating:
     float

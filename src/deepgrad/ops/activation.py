@@ -25,12 +25,18 @@ _BACKWARD = {np.dtype(np.float32): _core.activation_backward["float"],
 
 
 def _forward(func, kernel, x, out):
+    result = _core.activation_forward_fast(kernel, x, out)  # the common case, checked in C
+    if result is not None:
+        return result
     flat_out, (flat_x,), out = v.elementwise(func, [("x", x)], out)
     _FORWARD[flat_x.dtype](kernel, flat_out, flat_x)
     return out
 
 
 def _backward(func, kernel, grad_out, saved, saved_name, out):
+    result = _core.activation_backward_fast(kernel, grad_out, saved, out)
+    if result is not None:
+        return result
     flat_out, (flat_g, flat_s), out = v.elementwise(func, [("grad_out", grad_out), (saved_name, saved)], out)
     _BACKWARD[flat_g.dtype](kernel, flat_out, flat_g, flat_s)
     return out
