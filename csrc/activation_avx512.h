@@ -117,6 +117,67 @@ static DGV_TARGET inline __m512 dgv_recip_1pe(__m512 e, int refine) {
     }
 
 /*
+ * The fast path: for moderate arguments the exp-based kernels need neither the |x| / blend
+ * symmetry, nor scalef, nor rcp14 + Newton steps. With w the argument of the exponential,
+ *   e^w = 2^n e^r,  n = round(w / ln2),  r = w - n ln2 (Cody-Waite, |r| <= ln2/2),
+ *   e^r = (E + rO) / (E - rO),  E = 1 + r^2/10,  O = 1/2 + r^2/120
+ * (the [3/3] Pade approximant of e^r; relative error <= 6e-9 for |r| <= ln2/2, 0.1 ulp), so
+ * that each activation is ONE quotient of such terms, and one vdivps (2.5 cycles per vector on
+ * Zen 4/5, on its own unit) replaces rcp14 + 2-3 FMA-pipe Newton instructions.
+ * n is rounded by adding 1.5 2^23 (DGV_MAGIC): the low mantissa bits of t = w/ln2 + MAGIC are
+ * n in two's complement, so slli(t, 23) is n << 23, the exponent increment of 2^n, added to a
+ * float's bits with one integer add (valid while the result stays normal: |w| <= DGV_PADE_MAX
+ * keeps |n| <= 125 and A 2^n normal). Measured on Zen 5 (64K float32 in L1/L2, cycles per 16
+ * elements): sigmoid 11.1 -> 6.2, silu 13.0 -> 6.9, tanh 10.4 -> 8.0.
+ * DGV_UNARY_LOOP_PADE checks each block of 256 elements for |x| beyond the limit (or NaN):
+ * such blocks take the general kernel, which handles every float.
+ */
+#define DGV_MAGIC 12582912.0f   /* 1.5 2^23 */
+#define DGV_PADE_MAX 86.0f      /* |w| <= 86: |n| <= 125 */
+#define DGV_PADE_BLOCK 256
+
+/* e^w = 2^n (E + rO) / (E - rO), for u = -w with |u| <= DGV_PADE_MAX; *nbits = n << 23. */
+static DGV_TARGET inline void dgv_exp_pade(__m512 u, __m512 *E, __m512 *rO, __m512i *nbits) {
+    __m512 t = _mm512_fmadd_ps(u, dgv_set1(-DGV_LOG2E), dgv_set1(DGV_MAGIC));
+    __m512 n = _mm512_sub_ps(t, dgv_set1(DGV_MAGIC));
+    __m512 r = _mm512_fnmsub_ps(n, dgv_set1(DGV_LN2_HI), u);        /* -n ln2_hi - u, exact */
+    r = _mm512_fnmadd_ps(n, dgv_set1(DGV_LN2_LO), r);
+    __m512 r2 = _mm512_mul_ps(r, r);
+    *E = _mm512_fmadd_ps(r2, dgv_set1(0.1f), dgv_set1(1.0f));
+    *rO = _mm512_mul_ps(r, _mm512_fmadd_ps(r2, dgv_set1(1.0f / 120), dgv_set1(0.5f)));
+    *nbits = _mm512_slli_epi32(_mm512_castps_si512(t), 23);
+}
+
+/* a 2^n for a and a 2^n normal: an integer add to the exponent field */
+static DGV_TARGET inline __m512 dgv_times_2n(__m512 a, __m512i nbits) {
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), nbits));
+}
+
+/* The loop of a kernel with a fast path valid for |x| <= limit: per block, the largest |x| by
+ * an integer max over the bit patterns (NaN and inf compare above every finite value), then
+ * the block through fast or general. x is read before out is written (out may be x). The tail
+ * (< 1 block) takes the general loop. */
+#define DGV_UNARY_LOOP_PADE(name, fastfn, generalfn, limit)                                  \
+    DGV_UNARY_LOOP(name##_general, generalfn)                                                \
+    static DGV_TARGET void name(float *out, const float *x, int64_t n, float p) {            \
+        const __m512i abs_mask = _mm512_set1_epi32(INT32_MAX);                               \
+        const __m512i limit_bits = _mm512_castps_si512(dgv_set1(limit));                     \
+        int64_t i = 0;                                                                       \
+        for (; i + DGV_PADE_BLOCK <= n; i += DGV_PADE_BLOCK) {                               \
+            __m512i big = _mm512_setzero_si512();                                            \
+            for (int j = 0; j < DGV_PADE_BLOCK; j += 16)                                     \
+                big = _mm512_max_epi32(big, _mm512_and_si512(_mm512_loadu_si512(x + i + j), abs_mask)); \
+            if (__builtin_expect(_mm512_cmpgt_epi32_mask(big, limit_bits) != 0, 0)) {        \
+                name##_general(out + i, x + i, DGV_PADE_BLOCK, p);                           \
+                continue;                                                                    \
+            }                                                                                \
+            for (int j = 0; j < DGV_PADE_BLOCK; j += 16)                                     \
+                _mm512_storeu_ps(out + i + j, fastfn(_mm512_loadu_ps(x + i + j)));           \
+        }                                                                                    \
+        name##_general(out + i, x + i, n - i, p);                                            \
+    }
+
+/*
  * The logistic at x: e = e^{-|x|} = (1 + q) 2^n, s = 1 / (1 + e) = sigmoid(|x|).
  * Returns s; q, n for the caller's negative side (sigmoid(x) m = (1 + q) s m 2^n, x < 0).
  * The denominator uses e = fma(q, 2^n, 2^n): for n < -126 (2^n subnormal) e < 2^-126 and
@@ -139,7 +200,16 @@ static DGV_TARGET inline __m512 dgv_sigmoid(__m512 v) {
     __mmask16 is_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
     return _mm512_mask_blend_ps(is_neg, s, neg);
 }
-DGV_UNARY_LOOP(dg_sigmoid_forward_avx512_f32, dgv_sigmoid)
+/* fast path (|x| <= 86): e^{-x} = 2^n A / B, A = E + rO, B = E - rO:
+ * sigmoid(x) = B / (B + A 2^n). Max error 2.4 ulp (measured). */
+static DGV_TARGET inline __m512 dgv_sigmoid_pade(__m512 v) {
+    __m512 E, rO;
+    __m512i nb;
+    dgv_exp_pade(v, &E, &rO, &nb);
+    __m512 B = _mm512_sub_ps(E, rO);
+    return _mm512_div_ps(B, _mm512_add_ps(B, dgv_times_2n(_mm512_add_ps(E, rO), nb)));
+}
+DGV_UNARY_LOOP_PADE(dg_sigmoid_forward_avx512_f32, dgv_sigmoid_pade, dgv_sigmoid, DGV_PADE_MAX)
 
 /* silu(x) = x sigmoid(x): x >= 0: x s;  x < 0: scalef(fma(xs, q, xs), n) with
  * xs = max(x, -MMAX) s (one rounding before the scaling; silu(-inf) = -0). */
@@ -151,7 +221,16 @@ static DGV_TARGET inline __m512 dgv_silu(__m512 v) {
     __mmask16 is_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
     return _mm512_mask_blend_ps(is_neg, _mm512_mul_ps(v, s), neg);
 }
-DGV_UNARY_LOOP(dg_silu_forward_avx512_f32, dgv_silu)
+/* fast path (|x| <= 86): silu(x) = x B / (B + A 2^n) (as dgv_sigmoid_pade). */
+static DGV_TARGET inline __m512 dgv_silu_pade(__m512 v) {
+    __m512 E, rO;
+    __m512i nb;
+    dgv_exp_pade(v, &E, &rO, &nb);
+    __m512 B = _mm512_sub_ps(E, rO);
+    __m512 den = _mm512_add_ps(B, dgv_times_2n(_mm512_add_ps(E, rO), nb));
+    return _mm512_div_ps(_mm512_mul_ps(v, B), den);
+}
+DGV_UNARY_LOOP_PADE(dg_silu_forward_avx512_f32, dgv_silu_pade, dgv_silu, DGV_PADE_MAX)
 
 /*
  * tanh(x) = sign(x) (-m / (2 + m)),  m = e^w - 1,  w = -2a,  a = min(|x|, 15) (w >= EXPM1_LO).
@@ -195,7 +274,22 @@ static DGV_TARGET inline __m512 dgv_tanh(__m512 v) {
     __m512i res = _mm512_ternarylogic_epi32(sign, _mm512_castps_si512(v), _mm512_castps_si512(t), 0xCA);
     return _mm512_castsi512_ps(res);
 }
-DGV_UNARY_LOOP(dg_tanh_forward_avx512_f32, dgv_tanh)
+/* fast path (|x| <= 43): e^{-2x} = P A / B, P = 2^n, and
+ *   tanh(x) = (B - P A) / (B + P A) = (E (1 - P) - rO (1 + P)) / (E (1 + P) - rO (1 - P)),
+ * the second form free of cancellation: for n = 0 the numerator is -2 rO, accurate to the
+ * last bit for tiny x (tanh(x) = x there); for n != 0, |rO (1 + P)| <= E (1 - P) / 2.
+ * 1 - P and 1 + P are exact. Max error 3.1 ulp (measured). */
+static DGV_TARGET inline __m512 dgv_tanh_pade(__m512 v) {
+    __m512 E, rO;
+    __m512i nb;
+    dgv_exp_pade(_mm512_add_ps(v, v), &E, &rO, &nb);
+    __m512 P = dgv_times_2n(dgv_set1(1.0f), nb);
+    __m512 omp = _mm512_sub_ps(dgv_set1(1.0f), P), opp = _mm512_add_ps(dgv_set1(1.0f), P);
+    __m512 num = _mm512_fmsub_ps(E, omp, _mm512_mul_ps(rO, opp));
+    __m512 den = _mm512_fmsub_ps(E, opp, _mm512_mul_ps(rO, omp));
+    return _mm512_div_ps(num, den);
+}
+DGV_UNARY_LOOP_PADE(dg_tanh_forward_avx512_f32, dgv_tanh_pade, dgv_tanh, 0.5f * DGV_PADE_MAX)
 
 /*
  * gelu(x) = x Phi(x), the formula of gelu_fma_scalar (activation.inc):

@@ -183,6 +183,29 @@ def ulp_error_f32(got, ref, scale):
 
 # ----------------------------------------------------------------- float32
 
+@pytest.mark.parametrize("name", sorted(FORWARD))
+def test_float32_fast_and_general_paths(simd, name):
+    """The AVX-512 sigmoid / silu / tanh take a fast path for blocks of 256 elements whose |x|
+    stays below a limit (csrc/activation_avx512.h, DGV_UNARY_LOOP_PADE) and the general kernel
+    otherwise. The same values go through both (one out-of-range element per block forces the
+    general one) and each must meet the bound; outside the poisoned slots they agree to 4 ulp."""
+    rng = np.random.default_rng(7)
+    x = np.concatenate([np.linspace(-86, 86, 256 * 400), rng.standard_normal(256 * 200) * 4,
+                        rng.uniform(-43, 43, 256 * 100)]).astype(np.float32)
+    poisoned = x.copy()
+    poisoned[::256] = 1000.0
+    ref, scale = ref64(name, x)
+    fast, general = FORWARD[name](x), FORWARD[name](poisoned)
+    keep = np.ones(x.size, bool)
+    keep[::256] = False
+    err_fast = ulp_error_f32(fast, ref, scale)
+    err_general = ulp_error_f32(general[keep], ref[keep], scale[keep])
+    print(f"{name} f32 {simd}: fast path max ulp {err_fast.max():.3f}, general {err_general.max():.3f}")
+    assert err_fast.max() <= ULP_MAX_F32
+    assert err_general.max() <= ULP_MAX_F32
+    assert ulp_error_f32(fast[keep], general[keep].astype(np.float64), scale[keep]).max() <= ULP_MAX_F32
+
+
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_float32_max_ulp(simd, name):
     x = float32_sweep()
