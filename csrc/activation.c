@@ -53,6 +53,15 @@
 #endif
 /* Elements per scheduling chunk: a multiple of every vector width, 64 KiB of float. */
 #define DG_CHUNK 16384
+/* Outputs of at least this many bytes (beyond what the cache keeps) are written with
+ * non-temporal stores, DG_STREAM_PIECE elements (4 / 8 KiB, in L1, a multiple of the
+ * AVX-512 fast-path block) at a time. Measured, 16M float32, 1 thread, ns/element: relu
+ * 0.194 -> 0.13, sigmoid 0.19 -> 0.156 (a third less DRAM traffic: no read of the
+ * destination line before it is overwritten). */
+#ifndef DG_STREAM_BYTES
+#define DG_STREAM_BYTES ((int64_t)8 << 20)
+#endif
+#define DG_STREAM_PIECE 1024
 
 /* The body, written once against `real`: activation.inc (float -> *_f32, double -> *_f64). */
 #define DG_TEMPLATE "activation.inc"

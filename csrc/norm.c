@@ -50,33 +50,6 @@
 /* Elements per L1 buffer that a row kernel fills before streaming it out. */
 #define DG_NT_CHUNK 512
 
-/* dst[0, nbytes) = src[0, nbytes) with non-temporal 16-byte stores where dst is
- * 16-byte aligned (plain copies for the unaligned head and the tail). nbytes and dst
- * are multiples of the element size (4 or 8). Callers end with dg_stream_fence(). */
-static inline __attribute__((always_inline)) void dg_stream_bytes(void *dst, const void *src,
-                                                                  int64_t nbytes) {
-    char *d = (char *)dst;
-    const char *s = (const char *)src;
-#if defined(__x86_64__)
-    int64_t head = (int64_t)((16 - ((uintptr_t)d & 15)) & 15);
-    if (head > nbytes) head = nbytes;
-    memcpy(d, s, (size_t)head);
-    int64_t i = head;
-    for (; i + 16 <= nbytes; i += 16)
-        _mm_stream_si128((__m128i *)(d + i), _mm_loadu_si128((const __m128i *)(s + i)));
-    memcpy(d + i, s + i, (size_t)(nbytes - i));
-#else
-    memcpy(d, s, (size_t)nbytes);
-#endif
-}
-
-/* Order the streaming stores before the results are used (once per thread). */
-static inline void dg_stream_fence(void) {
-#if defined(__x86_64__)
-    _mm_sfence();
-#endif
-}
-
 /* Below this many elements a second thread costs more than it saves. */
 #define DG_NORM_PAR_MIN 65536
 /* Parameter-gradient row blocks: at most this many, of at least DG_NORM_BLOCK_MIN rows. */
