@@ -295,12 +295,12 @@ static DGV_TARGET inline __m512 dgv_tanh_pade(__m512 v) {
     __m512i nb;
     dgv_exp_pade(_mm512_add_ps(v, v), &E, &rO, &nb);
     __m512 P = dgv_times_2n(dgv_set1(1.0f), nb);
-    __m512 omp = _mm512_sub_ps(dgv_set1(1.0f), P), opp = _mm512_add_ps(dgv_set1(1.0f), P);
-    __m512 num = _mm512_fmsub_ps(E, omp, _mm512_mul_ps(rO, opp));
-    __m512 den = _mm512_fmsub_ps(E, opp, _mm512_mul_ps(rO, omp));
-    /* the quotient has the sign of x except at x = -0 (r = +0): copy x's sign bit */
-    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_set1_epi32(INT32_MIN), _mm512_castps_si512(v),
-                                                         _mm512_castps_si512(_mm512_div_ps(num, den)), 0xCA));
+    __m512 pm1 = _mm512_sub_ps(P, dgv_set1(1.0f)), opp = _mm512_add_ps(P, dgv_set1(1.0f));
+    /* num = -(E (P - 1)) - rO (1 + P): at x = -0 (r = +0) that is -0 - +0 = -0, at x = +0
+     * (r = -0) -0 - -0 = +0, so tanh(+-0) = +-0 without a sign fix-up. */
+    __m512 num = _mm512_fnmsub_ps(E, pm1, _mm512_mul_ps(rO, opp));
+    __m512 den = _mm512_fmadd_ps(E, opp, _mm512_mul_ps(rO, pm1));
+    return _mm512_div_ps(num, den);
 }
 DGV_UNARY_LOOP_PADE(dg_tanh_forward_avx512_f32, dgv_tanh_pade, dgv_tanh, 0.5f * DGV_PADE_MAX)
 
