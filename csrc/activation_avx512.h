@@ -153,32 +153,38 @@ static DGV_TARGET inline __m512 dgv_times_2n(__m512 a, __m512i nbits) {
     return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), nbits));
 }
 
-/* The loop of a kernel with a fast path valid for |x| <= limit. Every lane with |x| <= limit
- * gets the fast formula and every other lane (|x| > limit, inf, NaN) the general one, so the
- * bits of an element never depend on its neighbours or its position in the array. Per block
- * of DGV_PADE_BLOCK elements, the largest |x| by an integer max over the bit patterns (NaN
- * and inf compare above every finite value) decides whether the block needs the per-lane
- * choice at all; x is read before out is written (out may be x). */
+/* Lanes of v with |v| > limit, inf or NaN (an integer compare of the bit patterns without the
+ * sign: NaN and inf compare above every finite value). */
+static DGV_TARGET inline __mmask16 dgv_beyond(__m512 v, float limit) {
+    __m512i a = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MAX));
+    return _mm512_cmpgt_epi32_mask(a, _mm512_castps_si512(dgv_set1(limit)));
+}
+
+/* Whether any of x[0, DGV_PADE_BLOCK) is beyond limit: one integer max per vector. */
+static DGV_TARGET inline int dgv_block_beyond(const float *x, float limit) {
+    __m512i big = _mm512_setzero_si512();
+    for (int j = 0; j < DGV_PADE_BLOCK; j += 16)
+        big = _mm512_max_epi32(big, _mm512_and_si512(_mm512_loadu_si512(x + j), _mm512_set1_epi32(INT32_MAX)));
+    return _mm512_cmpgt_epi32_mask(big, _mm512_castps_si512(dgv_set1(limit))) != 0;
+}
+
+/* The loop of a kernel with a fast path valid for |x| <= limit. Every lane with |x| <= limit gets the fast formula
+ * and every other lane (|x| > limit, inf, NaN) the general one, so the bits of an element
+ * never depend on its neighbours or its position in the array; per block of DGV_PADE_BLOCK
+ * elements one check decides whether the per-lane choice is needed at all. The inputs of a
+ * block are read before its outputs are written (out may be x). A silu backward on the same
+ * plan (dout B (den + x S) / den^2, one division) measured 4.2 ulp: not used. */
 #define DGV_UNARY_LOOP_PADE(name, fastfn, generalfn, limit)                                  \
-    static DGV_TARGET inline __mmask16 name##_beyond(__m512 v) {                             \
-        __m512i a = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MAX));  \
-        return _mm512_cmpgt_epi32_mask(a, _mm512_castps_si512(dgv_set1(limit)));             \
-    }                                                                                        \
     static DGV_TARGET inline __m512 name##_lanes(__m512 v) {                                 \
         __m512 r = fastfn(v);                                                                \
-        __mmask16 beyond = name##_beyond(v);                                                 \
+        __mmask16 beyond = dgv_beyond(v, limit);                                             \
         return beyond ? _mm512_mask_mov_ps(r, beyond, generalfn(v)) : r;                     \
     }                                                                                        \
     DGV_UNARY_LOOP(name##_lanes_loop, name##_lanes)                                          \
     static DGV_TARGET void name(float *out, const float *x, int64_t n, float p) {            \
-        const __m512i abs_mask = _mm512_set1_epi32(INT32_MAX);                               \
-        const __m512i limit_bits = _mm512_castps_si512(dgv_set1(limit));                     \
         int64_t i = 0;                                                                       \
         for (; i + DGV_PADE_BLOCK <= n; i += DGV_PADE_BLOCK) {                               \
-            __m512i big = _mm512_setzero_si512();                                            \
-            for (int j = 0; j < DGV_PADE_BLOCK; j += 16)                                     \
-                big = _mm512_max_epi32(big, _mm512_and_si512(_mm512_loadu_si512(x + i + j), abs_mask)); \
-            if (__builtin_expect(_mm512_cmpgt_epi32_mask(big, limit_bits) != 0, 0)) {        \
+            if (__builtin_expect(dgv_block_beyond(x + i, limit), 0)) {                       \
                 name##_lanes_loop(out + i, x + i, DGV_PADE_BLOCK, p);                        \
                 continue;                                                                    \
             }                                                                                \
