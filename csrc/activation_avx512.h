@@ -198,60 +198,78 @@ static DGV_TARGET inline __m512 dgv_tanh(__m512 v) {
 DGV_UNARY_LOOP(dg_tanh_forward_avx512_f32, dgv_tanh)
 
 /*
- * gelu(x) = x Phi(x), the formula of gelu_fma_scalar (activation.inc):
- *   xc = clamp(x, +-GELU_XMAX), a = |xc|, a^2 = hi + lo exactly (lo by fma),
- *   Phi(-a) = e^{-hi/2 - lo/2} R(a/sqrt2) / 2,  R = e^{z^2} erfc(z) = N(z)/D(z) (dg_erfcx_*_f32),
- *   x < 0:  x Phi(x) = scalef(fma(m, q, m), n),  m = xc fl(R/2), e^{r} = 1 + q
- *   x >= 0: x - xc Phi(-a) = fma(-xc, Phi(-a), x)
- * R is evaluated in double as in the scalar (in float the two Horner chains cost ~5 ulp), on
- * two 8-lane halves, with the division replaced by rcp14pd + one Newton step (relative error
- * 2^-28: ~0.06 ulp of the float result). The 1/2 is folded into N's coefficients (exact).
- * Unlike the scalar, R/2 is rounded to float before the product with xc (two roundings
- * instead of one: +0.5 ulp, for 4 fewer double conversions/products, 8% faster).
- * Max error 2.97 ulp (measured; 2.51 with the product in double).
+ * gelu(x) = x Phi(x) in float only (no double, no division), from a = min(|x|, GELU_XMAX):
+ *   Phi(-a) = e^{-a^2/2} h(a),  h(a) = Phi(-a) e^{a^2/2} = erfcx(a/sqrt2)/2 in [0.027, 0.5]
+ *   h: piecewise polynomial (dg_gelu_table.h, tools/fit_math.py gelu_h_f32): piece
+ *      k = round(2a) (32 pieces, the coefficients picked by one vpermt2ps each from two
+ *      registers, no gather), degree 6 in u = a - k/2 (|u| <= 1/4, exact), Estrin.
+ *   e^{-a^2/2}: w = (-a/2) a rounded, lo = fma((-a/2), a, -w) exact, e^{w + lo} = (1 + q) 2^n
+ *      (lo added to the reduced argument).
+ *   p = a Phi(-a) = scalef(fma(m, q, m), n),  m = a h(a)   (one rounding before the scaling)
+ *   gelu(x) = max(-0, x) - p:  x < 0: -a Phi(-a) = x Phi(x);  x >= 0: x - x Phi(-x) = x Phi(x).
+ * No compare, no blend. gelu(-inf) = -0 - 0 = -0, gelu(inf) = inf - 0, NaN propagates (vminps
+ * and vmaxps return their second source, |x| and x, for NaN), gelu(+-0) = +-0.
+ * Max error 2.7 ulp (measured; tests/test_activation_accuracy.py).
  */
-#define DGV_GELU_XMAX 14.5f   /* = DG_GELU_XMAX for float */
+#define DGV_GELU_XMAX 14.5f   /* = DG_GELU_XMAX for float: a Phi(-a) rounds to 0 beyond */
+#include "dg_gelu_table.h"
 
-/* e^{-a^2/2} = (1 + q) 2^n for a = |xc| >= 0, with a^2 = hi + lo exactly (lo by fma) and the
- * low part added to the reduced argument; returns q. */
-static DGV_TARGET inline __m512 dgv_exp_neg_half_sq(__m512 ax, __m512 *k) {
-    __m512 hi = _mm512_mul_ps(ax, ax);
-    __m512 lo = _mm512_fmsub_ps(ax, ax, hi);
-    __m512 r = _mm512_fmadd_ps(lo, dgv_set1(-0.5f), dgv_reduce_ln2(_mm512_mul_ps(hi, dgv_set1(-0.5f)), k));
-    return dgv_exp_q(r);
+/* h(a) = Phi(-a) e^{a^2/2} for 0 <= a <= 14.5 (see above). */
+static DGV_TARGET inline __m512 dgv_gelu_h(__m512 a) {
+    const __m512 magic = dgv_set1(12582912.0f);            /* 1.5 2^23 */
+    __m512 t = _mm512_fmadd_ps(a, dgv_set1(2.0f), magic);  /* k = round(2a) in the low bits */
+    __m512i k = _mm512_castps_si512(t);
+    __m512 u = _mm512_fmadd_ps(_mm512_sub_ps(t, magic), dgv_set1(-0.5f), a);
+#define DGV_GELU_H_COEF(j) \
+    _mm512_permutex2var_ps(_mm512_loadu_ps(&dg_gelu_h_f32[j][0]), k, _mm512_loadu_ps(&dg_gelu_h_f32[j][16]))
+    __m512 u2 = _mm512_mul_ps(u, u);
+    __m512 p01 = _mm512_fmadd_ps(DGV_GELU_H_COEF(1), u, DGV_GELU_H_COEF(0));
+    __m512 p23 = _mm512_fmadd_ps(DGV_GELU_H_COEF(3), u, DGV_GELU_H_COEF(2));
+    __m512 p45 = _mm512_fmadd_ps(DGV_GELU_H_COEF(5), u, DGV_GELU_H_COEF(4));
+    __m512 p46 = _mm512_fmadd_ps(DGV_GELU_H_COEF(6), u2, p45);
+#undef DGV_GELU_H_COEF
+    return _mm512_fmadd_ps(_mm512_fmadd_ps(p46, u2, p23), u2, p01);
 }
-/* R(z)/2 = N(z)/(2 D(z)) in double for 8 lanes (the 1/2 folded into N's coefficients). */
-static DGV_TARGET inline __m512d dgv_half_erfcx_pd(__m256 z) {
-    __m512d a = _mm512_cvtps_pd(z);
-    __m512d nm = _mm512_set1_pd(0.5 * dg_erfcx_num_f32[5]);
-    for (int k = 4; k >= 0; --k) nm = _mm512_fmadd_pd(nm, a, _mm512_set1_pd(0.5 * dg_erfcx_num_f32[k]));
-    __m512d dn = _mm512_set1_pd(dg_erfcx_den_f32[6]);
-    for (int k = 5; k >= 0; --k) dn = _mm512_fmadd_pd(dn, a, _mm512_set1_pd(dg_erfcx_den_f32[k]));
-    __m512d y = _mm512_rcp14_pd(dn);
-    y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(dn, y, _mm512_set1_pd(1.0)), y);
-    return _mm512_mul_pd(nm, y);
-}
-/* R(a/sqrt2)/2 for 16 lanes (two double halves), rounded once to float */
-static DGV_TARGET inline __m512 dgv_half_erfcx(__m512 ax) {
-    __m512 z = _mm512_mul_ps(ax, dgv_set1(0.70710678118654752440f));
-    __m512d m_lo = dgv_half_erfcx_pd(_mm512_castps512_ps256(z));
-    __m512d m_hi = dgv_half_erfcx_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(z), 1)));
-    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(m_lo)), _mm512_cvtpd_ps(m_hi), 1);
+
+/* e^{-a^2/2} = (1 + q) 2^n (see above); returns q. */
+static DGV_TARGET inline __m512 dgv_gelu_exp(__m512 a, __m512 *n) {
+    __m512 ha = _mm512_mul_ps(a, dgv_set1(-0.5f));
+    __m512 w = _mm512_mul_ps(ha, a);
+    __m512 lo = _mm512_fmsub_ps(ha, a, w);
+    return dgv_exp_q(_mm512_add_ps(dgv_reduce_ln2(w, n), lo));
 }
 
 static DGV_TARGET inline __m512 dgv_gelu(__m512 v) {
-    __m512 xc = _mm512_min_ps(dgv_set1(DGV_GELU_XMAX), _mm512_max_ps(dgv_set1(-DGV_GELU_XMAX), v));
-    __m512 ax = _mm512_abs_ps(xc);
-    __mmask16 is_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-    __m512 m = dgv_half_erfcx(ax);
-    m = _mm512_mask_mul_ps(m, is_neg, m, xc);
-    __m512 k;
-    __m512 q = dgv_exp_neg_half_sq(ax, &k);
-    __m512 phi_neg = _mm512_scalef_ps(_mm512_fmadd_ps(m, q, m), k);
-    /* -xc: x = inf gives inf, not NaN */
-    return _mm512_mask_blend_ps(is_neg, _mm512_fnmadd_ps(xc, phi_neg, v), phi_neg);
+    /* vminps returns its second source when either is NaN */
+    __m512 a = _mm512_min_ps(dgv_set1(DGV_GELU_XMAX), _mm512_abs_ps(v));
+    __m512 m = _mm512_mul_ps(a, dgv_gelu_h(a));
+    __m512 n;
+    __m512 q = dgv_gelu_exp(a, &n);
+    __m512 p = _mm512_scalef_ps(_mm512_fmadd_ps(m, q, m), n);
+    return _mm512_sub_ps(_mm512_max_ps(dgv_set1(-0.0f), v), p);
 }
 DGV_UNARY_LOOP(dg_gelu_forward_avx512_f32, dgv_gelu)
+
+/*
+ * gelu'(x) dout = dout (Phi(x) + x phi(x)), phi(x) = e^{-x^2/2} / sqrt(2 pi), with h, q, n as
+ * in dgv_gelu (gelu_grad_fma_scalar's formula):
+ *   d = a/sqrt(2 pi) - h(a),  x < 0: -d;   v = e^{-a^2/2} d = scalef(fma(d, q, d), n)
+ *   x >= 0: 1 + v;  x < 0: v.
+ * Near the zero of gelu' (x = -0.7518) d cancels: the error is absolute there (as the
+ * scalar's). gelu'(+-inf) = 1 / 0, NaN propagates. Max error 2.2 ulp (measured).
+ */
+static DGV_TARGET inline __m512 dgv_gelu_grad(__m512 dout, __m512 v) {
+    __m512 a = _mm512_min_ps(dgv_set1(DGV_GELU_XMAX), _mm512_abs_ps(v));
+    __mmask16 is_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    __m512 d = _mm512_fmsub_ps(a, dgv_set1(0.39894228040143267794f), dgv_gelu_h(a));
+    d = _mm512_mask_xor_ps(d, is_neg, d, dgv_set1(-0.0f));
+    __m512 n;
+    __m512 q = dgv_gelu_exp(a, &n);
+    __m512 g = _mm512_scalef_ps(_mm512_fmadd_ps(d, q, d), n);
+    g = _mm512_mask_add_ps(g, _knot_mask16(is_neg), g, dgv_set1(1.0f));
+    return _mm512_mul_ps(dout, g);
+}
+DGV_BINARY_LOOP(dg_gelu_backward_avx512_f32, dgv_gelu_grad)
 
 /*
  * gelu_tanh(x) = x sigmoid(w), w = 2u = 2 sqrt(2/pi) (x + 0.044715 x^3), the formula of

@@ -140,6 +140,43 @@ def fit_erfc(dtype, lo, hi, num_deg, den_deg, tag):
     emit("erfc", [mp.mpf(1)] + b, [0] + den_powers, dtype, f"{tag}den")
 
 
+def gelu_h(a):
+    """h(a) = Phi(-a) e^{a^2/2} = e^{z^2} erfc(z) / 2, z = a / sqrt2."""
+    return erfc_scaled(a / mp.sqrt(2)) / 2
+
+
+def fit_gelu_h(dtype, pieces, width, degree, amax):
+    """Piecewise h(a) for the AVX-512 GELU kernels: piece k is a polynomial of the given degree
+    in u = a - k width on [k width - width/2, k width + width/2] (clipped to [0, amax]), relative
+    error. The constant term is rounded first and the others refitted around it (it dominates
+    the rounding error). Pieces past amax repeat the last one. Emits one table per power,
+    entry k for piece k (the AVX-512 kernel selects them with vpermt2ps)."""
+    powers = list(range(degree + 1))
+    last = int(mp.nint(mp.mpf(amax) / width))
+    tables = [[] for _ in powers]
+    worst = mp.mpf(0)
+    for k in range(pieces):
+        kk = min(k, last)
+        c = kk * mp.mpf(width)
+        lo, hi = max(mp.mpf(0), c - mp.mpf(width) / 2), min(mp.mpf(amax), c + mp.mpf(width) / 2)
+        f = lambda u, c=c: gelu_h(c + u)
+        a, _ = lawson_fit(f, lo - c, hi - c, powers, npts=60, iters=25)
+        c0 = round_to(a[:1], dtype)[0]
+        a, _ = lawson_fit(f, lo - c, hi - c, powers[1:], subtract=lambda u, c0=c0: c0, npts=60, iters=25)
+        a = [c0] + round_to(a, dtype)
+        if k == kk:
+            worst = max(worst, check(f, lo - c, hi - c, a, powers, n=200))
+        for j in powers:
+            tables[j].append(a[j])
+    print(f"gelu h {dtype.__name__} {pieces} pieces of width {width}, degree {degree}: max rel err {mp.nstr(worst, 3)}")
+    ctype, sfx, tag = ("float", "f", "f32") if dtype is np.float32 else ("double", "", "f64")
+    print(f"static const {ctype} dg_gelu_h_{tag}[{degree + 1}][{pieces}] = {{")
+    for j in powers:
+        body = ", ".join(f"{float(dtype(float(c)))!r}{sfx}" for c in tables[j])
+        print(f"    {{{body}}},")
+    print("};")
+
+
 FITS = {
     "exp_f32": lambda: fit_exp(np.float32, 6),
     "exp_f64": lambda: fit_exp(np.float64, 11),
@@ -147,6 +184,7 @@ FITS = {
     "expm1_f64": lambda: fit_expm1(np.float64, 11),
     "erfc_f32": lambda: fit_erfc(np.float32, 0, 10.5, 5, 6, "erfcx_"),
     "erfc_f64": lambda: fit_erfc(np.float64, 0, 27.5, 10, 11, "erfcx_"),
+    "gelu_h_f32": lambda: fit_gelu_h(np.float32, 32, 0.5, 6, 14.5),
 }
 
 if __name__ == "__main__":
