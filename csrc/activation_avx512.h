@@ -199,35 +199,35 @@ DGV_UNARY_LOOP(dg_tanh_forward_avx512_f32, dgv_tanh)
 
 /*
  * gelu(x) = x Phi(x) in float only (no double, no division), from a = min(|x|, GELU_XMAX):
- *   Phi(-a) = e^{-a^2/2} h(a),  h(a) = Phi(-a) e^{a^2/2} = erfcx(a/sqrt2)/2 in [0.027, 0.5]
- *   h: piecewise polynomial (dg_gelu_table.h, tools/fit_math.py gelu_h_f32): piece
- *      k = round(2a) (32 pieces, the coefficients picked by one vpermt2ps each from two
- *      registers, no gather), degree 6 in u = a - k/2 (|u| <= 1/4, exact), Estrin.
+ *   a Phi(-a) = e^{-a^2/2} H(a),  H(a) = a h(a),  h(a) = Phi(-a) e^{a^2/2} = erfcx(a/sqrt2)/2
+ *   H: piecewise polynomial (dg_gelu_table.h, fitted by tools/fit_math.py gelu_ah_f32):
+ *      piece k = round(2a) of 32, its coefficients picked by one vpermt2ps each from two
+ *      registers (no gather); degree 6 in u = a - k/2 (|u| <= 1/4), Estrin. k and u come
+ *      from adding 1.5 2^22 (rounds a to a multiple of 1/2; k sits in the low bits; u exact).
  *   e^{-a^2/2}: w = (-a/2) a rounded, lo = fma((-a/2), a, -w) exact, e^{w + lo} = (1 + q) 2^n
  *      (lo added to the reduced argument).
- *   p = a Phi(-a) = scalef(fma(m, q, m), n),  m = a h(a)   (one rounding before the scaling)
+ *   p = a Phi(-a) = scalef(fma(H, q, H), n)   (one rounding before the scaling)
  *   gelu(x) = max(-0, x) - p:  x < 0: -a Phi(-a) = x Phi(x);  x >= 0: x - x Phi(-x) = x Phi(x).
  * No compare, no blend. gelu(-inf) = -0 - 0 = -0, gelu(inf) = inf - 0, NaN propagates (vminps
  * and vmaxps return their second source, |x| and x, for NaN), gelu(+-0) = +-0.
- * Max error 2.7 ulp (measured; tests/test_activation_accuracy.py).
+ * Max error 2.9 ulp (measured; tests/test_activation_accuracy.py).
  */
 #define DGV_GELU_XMAX 14.5f   /* = DG_GELU_XMAX for float: a Phi(-a) rounds to 0 beyond */
 #include "dg_gelu_table.h"
 
-/* h(a) = Phi(-a) e^{a^2/2} for 0 <= a <= 14.5 (see above). */
-static DGV_TARGET inline __m512 dgv_gelu_h(__m512 a) {
-    const __m512 magic = dgv_set1(12582912.0f);            /* 1.5 2^23 */
-    __m512 t = _mm512_fmadd_ps(a, dgv_set1(2.0f), magic);  /* k = round(2a) in the low bits */
+/* The piecewise polynomial tab[7][32] of dg_gelu_table.h at 0 <= a <= 14.5 (see above). */
+static DGV_TARGET inline __m512 dgv_gelu_piece(const float (*tab)[32], __m512 a) {
+    const __m512 magic = dgv_set1(6291456.0f);   /* 1.5 2^22: ulp 1/2 */
+    __m512 t = _mm512_add_ps(a, magic);          /* k = round(2a) in the low bits */
     __m512i k = _mm512_castps_si512(t);
-    __m512 u = _mm512_fmadd_ps(_mm512_sub_ps(t, magic), dgv_set1(-0.5f), a);
-#define DGV_GELU_H_COEF(j) \
-    _mm512_permutex2var_ps(_mm512_loadu_ps(&dg_gelu_h_f32[j][0]), k, _mm512_loadu_ps(&dg_gelu_h_f32[j][16]))
+    __m512 u = _mm512_sub_ps(a, _mm512_sub_ps(t, magic));
+#define DGV_GELU_COEF(j) _mm512_permutex2var_ps(_mm512_loadu_ps(&tab[j][0]), k, _mm512_loadu_ps(&tab[j][16]))
     __m512 u2 = _mm512_mul_ps(u, u);
-    __m512 p01 = _mm512_fmadd_ps(DGV_GELU_H_COEF(1), u, DGV_GELU_H_COEF(0));
-    __m512 p23 = _mm512_fmadd_ps(DGV_GELU_H_COEF(3), u, DGV_GELU_H_COEF(2));
-    __m512 p45 = _mm512_fmadd_ps(DGV_GELU_H_COEF(5), u, DGV_GELU_H_COEF(4));
-    __m512 p46 = _mm512_fmadd_ps(DGV_GELU_H_COEF(6), u2, p45);
-#undef DGV_GELU_H_COEF
+    __m512 p01 = _mm512_fmadd_ps(DGV_GELU_COEF(1), u, DGV_GELU_COEF(0));
+    __m512 p23 = _mm512_fmadd_ps(DGV_GELU_COEF(3), u, DGV_GELU_COEF(2));
+    __m512 p45 = _mm512_fmadd_ps(DGV_GELU_COEF(5), u, DGV_GELU_COEF(4));
+    __m512 p46 = _mm512_fmadd_ps(DGV_GELU_COEF(6), u2, p45);
+#undef DGV_GELU_COEF
     return _mm512_fmadd_ps(_mm512_fmadd_ps(p46, u2, p23), u2, p01);
 }
 
@@ -242,7 +242,7 @@ static DGV_TARGET inline __m512 dgv_gelu_exp(__m512 a, __m512 *n) {
 static DGV_TARGET inline __m512 dgv_gelu(__m512 v) {
     /* vminps returns its second source when either is NaN */
     __m512 a = _mm512_min_ps(dgv_set1(DGV_GELU_XMAX), _mm512_abs_ps(v));
-    __m512 m = _mm512_mul_ps(a, dgv_gelu_h(a));
+    __m512 m = dgv_gelu_piece(dg_gelu_ah_f32, a);
     __m512 n;
     __m512 q = dgv_gelu_exp(a, &n);
     __m512 p = _mm512_scalef_ps(_mm512_fmadd_ps(m, q, m), n);
@@ -251,22 +251,21 @@ static DGV_TARGET inline __m512 dgv_gelu(__m512 v) {
 DGV_UNARY_LOOP(dg_gelu_forward_avx512_f32, dgv_gelu)
 
 /*
- * gelu'(x) dout = dout (Phi(x) + x phi(x)), phi(x) = e^{-x^2/2} / sqrt(2 pi), with h, q, n as
- * in dgv_gelu (gelu_grad_fma_scalar's formula):
- *   d = a/sqrt(2 pi) - h(a),  x < 0: -d;   v = e^{-a^2/2} d = scalef(fma(d, q, d), n)
- *   x >= 0: 1 + v;  x < 0: v.
- * Near the zero of gelu' (x = -0.7518) d cancels: the error is absolute there (as the
- * scalar's). gelu'(+-inf) = 1 / 0, NaN propagates. Max error 2.2 ulp (measured).
+ * gelu'(x) dout = dout (Phi(x) + x phi(x)), phi(x) = e^{-x^2/2} / sqrt(2 pi) (the formula of
+ * gelu_grad_fma_scalar), with q, n as in dgv_gelu and D(a) = h(a) - a/sqrt(2 pi) piecewise
+ * (dg_gelu_dh_f32, same pieces):  v = e^{-a^2/2} D(a) = scalef(fma(D, q, D), n)
+ *   x < 0: Phi(-a) - a phi(a) = v;   x >= 0: 1 - Phi(-a) + a phi(a) = 1 - v.
+ * Near the zero of gelu' (x = -0.7518) the error is absolute (of the size of Phi(x)), as the
+ * scalar's. gelu'(+-inf) = 1 / 0, NaN propagates. Max error 2.5 ulp (measured).
  */
 static DGV_TARGET inline __m512 dgv_gelu_grad(__m512 dout, __m512 v) {
     __m512 a = _mm512_min_ps(dgv_set1(DGV_GELU_XMAX), _mm512_abs_ps(v));
-    __mmask16 is_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-    __m512 d = _mm512_fmsub_ps(a, dgv_set1(0.39894228040143267794f), dgv_gelu_h(a));
-    d = _mm512_mask_xor_ps(d, is_neg, d, dgv_set1(-0.0f));
+    __mmask16 not_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLT_UQ);   /* x >= 0 or NaN */
+    __m512 d = dgv_gelu_piece(dg_gelu_dh_f32, a);
     __m512 n;
     __m512 q = dgv_gelu_exp(a, &n);
     __m512 g = _mm512_scalef_ps(_mm512_fmadd_ps(d, q, d), n);
-    g = _mm512_mask_add_ps(g, _knot_mask16(is_neg), g, dgv_set1(1.0f));
+    g = _mm512_mask_sub_ps(g, not_neg, dgv_set1(1.0f), g);
     return _mm512_mul_ps(dout, g);
 }
 DGV_BINARY_LOOP(dg_gelu_backward_avx512_f32, dgv_gelu_grad)
