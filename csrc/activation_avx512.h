@@ -271,83 +271,89 @@ static DGV_TARGET inline __m512 dgv_gelu_grad(__m512 dout, __m512 v) {
 DGV_BINARY_LOOP(dg_gelu_backward_avx512_f32, dgv_gelu_grad)
 
 /*
- * gelu_tanh(x) = x sigmoid(w), w = 2u = 2 sqrt(2/pi) (x + 0.044715 x^3), the formula of
- * gelu_tanh_fma_scalar: w is formed in double (e^{-|w|} is sensitive to its rounding) and
- * split into hi + lo (floats), then the logistic at hi + lo in float:
- *   e^{-|w|} = (1 + q) 2^n from r = reduce(-|hi|) - sign(hi) lo,  s = 1 / (1 + e)
- *   w >= 0: m s;  w < 0: scalef(fma(m s, q, m s), n);  m = xc (x < 0) or x.
- * |x| is clamped at GELU_TANH_XMAX = 15 (|w| <= 265: e^{-|w|} is 0 through scalef).
- * Max error 2.6 ulp (measured).
+ * gelu_tanh(x) = x sigmoid(w), w = 2u = 2 sqrt(2/pi) (x + 0.044715 x^3), in float only.
+ * e^{-|w|} is as accurate as |w| in absolute terms (|w| reaches ~110 before x sigmoid(w)
+ * underflows), so |w| is reduced with compensated steps, from a = min(|x|, GELU_TANH_AMAX):
+ *   |w| log2(e) = a B,  B = alpha + gamma a^2,  alpha = 2 sqrt(2/pi) log2(e),  gamma = 0.044715 alpha
+ *   a^2 = p + pl exactly (fma);  B = Bh + Bl:  Bh = fma(gamma_h, p, alpha_h), Bl = its rounding
+ *     error fma(gamma_h, p, alpha_h - Bh) (alpha_h - Bh is exact: alpha_h is a multiple of
+ *     2^-20 >= ulp(Bh), Bh < 16) + gamma_h pl + gamma_l p + alpha_l  (constants split hi + lo)
+ *   n = round(a Bh),  f = fma(a, Bh, -n) (exact to 2^-25: |f| <= 1/2),  f += a Bl
+ *   e^{-|w|} = e^r 2^-n,  r = -f ln2,  e^r = 1 + q (dgv_exp_q)
+ * then the logistic as dgv_logistic: s = 1 / (1 + e) = sigmoid(|w|), and
+ *   x >= 0: x s;   x < 0: e s (-a) = scalef(fma(m, q, m), -n) with m = -a s (one rounding).
+ * a <= GELU_TANH_AMAX = 11: beyond, |w| > 112 and x sigmoid(w) is x (x > 0) or rounds to -0.
+ * gelu_tanh(-inf) = -0, gelu_tanh(inf) = inf, NaN propagates. Max error 2.6 ulp (measured).
  */
-#define DGV_GELU_TANH_XMAX 15.0f
+#define DGV_GELU_TANH_AMAX 11.0f
+#define DGV_GELU_TANH_ALPHA_HI (2414040.0f / 1048576.0f)   /* 2 sqrt(2/pi) log2(e) to 2^-20 */
+#define DGV_GELU_TANH_ALPHA_LO 2.513669699055754e-07f
+#define DGV_GELU_TANH_GAMMA_HI 0.10294324159622192f       /* 0.044715 alpha */
+#define DGV_GELU_TANH_GAMMA_LO -2.016198541454628e-09f
 
-/* w = 2 sqrt(2/pi) x (1 + kappa x^2) in double for 8 lanes, returned as hi + lo floats */
-static DGV_TARGET inline void dgv_gelu_tanh_arg(__m256 x, __m256 *hi, __m256 *lo) {
-    __m512d xd = _mm512_cvtps_pd(x);
-    __m512d t = _mm512_fmadd_pd(_mm512_mul_pd(xd, xd), _mm512_set1_pd(0.044715), _mm512_set1_pd(1.0));
-    __m512d w = _mm512_mul_pd(_mm512_mul_pd(xd, _mm512_set1_pd(1.59576912160573071176)), t);
-    *hi = _mm512_cvtpd_ps(w);
-    *lo = _mm512_cvtpd_ps(_mm512_sub_pd(w, _mm512_cvtps_pd(*hi)));
+/* r and -n with e^{-|w|} = e^r 2^-n (see above) for a = min(|x|, AMAX); *p = a^2 rounded. */
+static DGV_TARGET inline __m512 dgv_gelu_tanh_reduce(__m512 a, __m512 *nn, __m512 *p) {
+    const __m512 ah = dgv_set1(DGV_GELU_TANH_ALPHA_HI), gh = dgv_set1(DGV_GELU_TANH_GAMMA_HI);
+    *p = _mm512_mul_ps(a, a);
+    __m512 pl = _mm512_fmsub_ps(a, a, *p);
+    __m512 bh = _mm512_fmadd_ps(gh, *p, ah);
+    __m512 bl = _mm512_fmadd_ps(gh, *p, _mm512_sub_ps(ah, bh));
+    bl = _mm512_fmadd_ps(gh, pl, bl);
+    bl = _mm512_fmadd_ps(dgv_set1(DGV_GELU_TANH_GAMMA_LO), *p, bl);
+    bl = _mm512_add_ps(bl, dgv_set1(DGV_GELU_TANH_ALPHA_LO));
+    *nn = _mm512_roundscale_ps(_mm512_fnmadd_ps(a, bh, _mm512_setzero_ps()), DGV_ROUND);   /* -n */
+    __m512 f = _mm512_fmadd_ps(a, bh, *nn);
+    f = _mm512_fmadd_ps(a, bl, f);
+    return _mm512_mul_ps(f, dgv_set1(-0.693147180559945309f));
 }
 
-/* The logistic at w = hi + lo for xc (clamped x): returns s = sigmoid(|w|) (<= 0.56 ulp),
- * with q, n (e^{-|w|} = (1 + q) 2^n) and hi for the sides. */
-static DGV_TARGET inline __m512 dgv_gelu_tanh_logistic(__m512 xc, __m512 *q, __m512 *k, __m512 *hi,
+/* sigmoid(|w|) with q, -n (e^{-|w|} = (1 + q) 2^-n), a and a^2 for the callers. */
+static DGV_TARGET inline __m512 dgv_gelu_tanh_logistic(__m512 v, __m512 *q, __m512 *nn, __m512 *a, __m512 *p,
                                                        int refine) {
-    const __m512i sign = _mm512_set1_epi32(INT32_MIN);
-    __m256 h0, l0, h1, l1;
-    dgv_gelu_tanh_arg(_mm512_castps512_ps256(xc), &h0, &l0);
-    dgv_gelu_tanh_arg(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(xc), 1)), &h1, &l1);
-    *hi = _mm512_insertf32x8(_mm512_castps256_ps512(h0), h1, 1);
-    __m512 lo = _mm512_insertf32x8(_mm512_castps256_ps512(l0), l1, 1);
-    /* c = -sign(hi) lo: lo with its sign flipped unless hi < 0 (bitwise: lo ^ (~hi & sign)) */
-    __m512i c = _mm512_ternarylogic_epi32(_mm512_castps_si512(lo), _mm512_castps_si512(*hi), sign, 0xD2);
-    __m512 w = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(*hi), sign));   /* -|hi| */
-    __m512 r = _mm512_add_ps(dgv_reduce_ln2(w, k), _mm512_castsi512_ps(c));
-    *q = dgv_exp_q(r);
-    __m512 p2 = _mm512_scalef_ps(dgv_set1(1.0f), *k);
+    /* vminps returns its second source when either is NaN */
+    *a = _mm512_min_ps(dgv_set1(DGV_GELU_TANH_AMAX), _mm512_abs_ps(v));
+    *q = dgv_exp_q(dgv_gelu_tanh_reduce(*a, nn, p));
+    __m512 p2 = _mm512_scalef_ps(dgv_set1(1.0f), *nn);
     return dgv_recip_1pe(_mm512_fmadd_ps(*q, p2, p2), refine);
 }
 
 static DGV_TARGET inline __m512 dgv_gelu_tanh(__m512 v) {
-    __m512 xc = _mm512_min_ps(dgv_set1(DGV_GELU_TANH_XMAX), _mm512_max_ps(dgv_set1(-DGV_GELU_TANH_XMAX), v));
-    __m512 q, k, hi;
-    __m512 s = dgv_gelu_tanh_logistic(xc, &q, &k, &hi, 0);
+    __m512 q, nn, a, p;
+    __m512 s = dgv_gelu_tanh_logistic(v, &q, &nn, &a, &p, 0);
     __mmask16 x_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-    __m512 sm = _mm512_mul_ps(s, _mm512_mask_blend_ps(x_neg, v, xc));
-    __mmask16 w_neg = _mm512_cmp_ps_mask(hi, _mm512_setzero_ps(), _CMP_LT_OQ);
-    return _mm512_mask_scalef_ps(sm, w_neg, _mm512_fmadd_ps(sm, q, sm), k);
+    __m512 sm = _mm512_mul_ps(s, _mm512_mask_sub_ps(v, x_neg, _mm512_setzero_ps(), a));
+    return _mm512_mask_scalef_ps(sm, x_neg, _mm512_fmadd_ps(sm, q, sm), nn);
 }
 DGV_UNARY_LOOP(dg_gelu_tanh_forward_avx512_f32, dgv_gelu_tanh)
 
 /*
- * gelu_tanh'(x) dout = dout s (1 + xc (1 - s) 2u'),  s = sigmoid(w),  2u' = 2 sqrt(2/pi) (1 + 3 kappa x^2)
- * (gelu_tanh_grad_fma_scalar): the factor in double (xc 2u' reaches ~-35 where s(w) is
- * small and 1 + ... must keep its digits), rounded once; s (1 - s) from the logistic parts:
- *   w >= 0: s(w) = s, 1 - s(w) = scalef(fma(s, q, s), n);  w < 0: the two swapped.
+ * gelu_tanh'(x) dout = dout s(w) (1 + x (1 - s(w)) w'),  w' = 2 sqrt(2/pi) (1 + 3 0.044715 x^2)
+ * (gelu_tanh_grad_fma_scalar), with s, q, n, a, a^2 from dgv_gelu_tanh_logistic (s refined):
+ *   x >= 0: s(w) = s, 1 - s(w) = e s = scalef(fma(s, q, s), -n);  x < 0: the two swapped
+ *   factor = 1 + t w',  t = xc (1 - s(w)) (xc = -a or a),  w' = fma(3 0.044715 c, a^2, c)
+ *   x >= 0: s factor;  x < 0: scalef(fma(m, q, m), -n) with m = s factor.
+ * Near the zero of gelu_tanh' (x = -0.7524) the factor cancels: the error is absolute there.
  * Max error 3.0 ulp (measured).
  */
-static DGV_TARGET inline __m256 dgv_gelu_tanh_factor(__m256 x, __m256 comp) {
-    __m512d xd = _mm512_cvtps_pd(x);
-    __m512d two_du = _mm512_fmadd_pd(_mm512_mul_pd(xd, xd), _mm512_set1_pd(1.59576912160573071176 * 3 * 0.044715),
-                                     _mm512_set1_pd(1.59576912160573071176));
-    __m512d t = _mm512_mul_pd(_mm512_mul_pd(xd, _mm512_cvtps_pd(comp)), two_du);
-    return _mm512_cvtpd_ps(_mm512_add_pd(t, _mm512_set1_pd(1.0)));
-}
-
 static DGV_TARGET inline __m512 dgv_gelu_tanh_grad(__m512 dout, __m512 v) {
-    __m512 xc = _mm512_min_ps(dgv_set1(DGV_GELU_TANH_XMAX), _mm512_max_ps(dgv_set1(-DGV_GELU_TANH_XMAX), v));
-    __m512 q, k, hi;
-    __m512 s = dgv_gelu_tanh_logistic(xc, &q, &k, &hi, 1);
-    __mmask16 w_neg = _mm512_cmp_ps_mask(hi, _mm512_setzero_ps(), _CMP_LT_OQ);
-    __m512 es = _mm512_scalef_ps(_mm512_fmadd_ps(s, q, s), k);
-    __m512 comp = _mm512_mask_blend_ps(w_neg, es, s);                   /* 1 - sigmoid(w) */
-    __m256 f0 = dgv_gelu_tanh_factor(_mm512_castps512_ps256(xc), _mm512_castps512_ps256(comp));
-    __m256 f1 = dgv_gelu_tanh_factor(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(xc), 1)),
-                                     _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(comp), 1)));
-    __m512 factor = _mm512_insertf32x8(_mm512_castps256_ps512(f0), f1, 1);
-    __m512 sm = _mm512_mul_ps(s, factor);
-    return _mm512_mul_ps(dout, _mm512_mask_scalef_ps(sm, w_neg, _mm512_fmadd_ps(sm, q, sm), k));
+    __m512 q, nn, a, p;
+    __m512 s = dgv_gelu_tanh_logistic(v, &q, &nn, &a, &p, 1);
+    __mmask16 x_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    /* sign(x) (1 - s(w)): x >= 0: e s;  x < 0: -s */
+    __m512 comp = _mm512_mask_sub_ps(_mm512_scalef_ps(_mm512_fmadd_ps(s, q, s), nn), x_neg, _mm512_setzero_ps(), s);
+    /* w' = c + 3 kappa c a^2 as dh + dl: dh = fma(c3h, p, ch), dl = its rounding error (ch - dh
+     * exact: ch is a multiple of 2^-19 >= ulp(dh), dh < 32) + c3h pl + c3l p + cl */
+    const __m512 c3h = dgv_set1(0.21406444907188416f), ch = dgv_set1(836643.0f / 524288.0f);
+    __m512 pl = _mm512_fmsub_ps(a, a, p);
+    __m512 dh = _mm512_fmadd_ps(c3h, p, ch);
+    __m512 dl = _mm512_fmadd_ps(c3h, p, _mm512_sub_ps(ch, dh));
+    dl = _mm512_fmadd_ps(c3h, pl, dl);
+    dl = _mm512_fmadd_ps(dgv_set1(-2.540834209696641e-10f), p, _mm512_add_ps(dl, dgv_set1(-7.605964356116601e-07f)));
+    /* a w' = uh + ul (uh rounded, ul its error + a dl); factor = 1 + comp (uh + ul), rounded once */
+    __m512 uh = _mm512_mul_ps(a, dh);
+    __m512 ul = _mm512_fmadd_ps(a, dl, _mm512_fmsub_ps(a, dh, uh));
+    __m512 sm = _mm512_mul_ps(s, _mm512_fmadd_ps(comp, uh, _mm512_fmadd_ps(comp, ul, dgv_set1(1.0f))));
+    return _mm512_mul_ps(dout, _mm512_mask_scalef_ps(sm, x_neg, _mm512_fmadd_ps(sm, q, sm), nn));
 }
 DGV_BINARY_LOOP(dg_gelu_tanh_backward_avx512_f32, dgv_gelu_tanh_grad)
 
