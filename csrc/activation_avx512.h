@@ -1,14 +1,14 @@
 /*
  * activation_avx512.h -- hand-written AVX-512 float32 loops for the exp-based activations:
- * forward sigmoid, silu, tanh, gelu, gelu_tanh; backward silu, gelu_tanh. Included by
+ * forward sigmoid, silu, tanh, gelu, gelu_tanh; backward silu, gelu, gelu_tanh. Included by
  * activation.c only; activation.inc routes the avx512 slot of those float32 kernels here
  * (DG_UNARY_LOOPS_FMA_X512 / DG_BINARY_LOOPS_FMA_X512), the AVX2 and portable slots (and all
  * float64 kernels) keep the auto-vectorized scalar formulas, which are also the reference.
- * (gelu backward stays auto-vectorized: a hand-written version measured no faster.)
  *
  * Measured (1 thread, 64K float32 in cache, ns/element, before -> after): sigmoid 0.24 ->
- * 0.21, silu 0.38 -> 0.24, gelu_tanh 0.79 -> 0.57, gelu 0.57 -> 0.53 (R in double dominates),
- * tanh 0.23 -> 0.23, silu' 0.46 -> 0.37, gelu_tanh' 1.65 -> 1.0 (tools/quick_speed.py --bw).
+ * 0.21, silu 0.38 -> 0.24, tanh 0.23 -> 0.23, silu' 0.46 -> 0.37 (tools/quick_speed.py --bw);
+ * the GELUs in float only (no double halves, piecewise tables for Phi): gelu 0.57 -> 0.26,
+ * gelu' 0.57 -> 0.29, gelu_tanh 0.79 -> 0.30, gelu_tanh' 1.65 -> 0.57.
  *
  * Same algorithms as the scalar *_fma functions of activation.inc / dg_math.h, written with
  * the instructions the auto-vectorizer does not use:
@@ -210,7 +210,9 @@ DGV_UNARY_LOOP(dg_tanh_forward_avx512_f32, dgv_tanh)
  *   gelu(x) = max(-0, x) - p:  x < 0: -a Phi(-a) = x Phi(x);  x >= 0: x - x Phi(-x) = x Phi(x).
  * No compare, no blend. gelu(-inf) = -0 - 0 = -0, gelu(inf) = inf - 0, NaN propagates (vminps
  * and vmaxps return their second source, |x| and x, for NaN), gelu(+-0) = +-0.
- * Max error 2.9 ulp (measured; tests/test_activation_accuracy.py).
+ * The chains are kept short (Estrin for both polynomials, n rounded from a in parallel with
+ * a^2): these loops run faster the fewer dependent steps an element needs.
+ * Max error 2.7 ulp (measured; tests/test_activation_accuracy.py and a dense grid).
  */
 #define DGV_GELU_XMAX 14.5f   /* = DG_GELU_XMAX for float: a Phi(-a) rounds to 0 beyond */
 #include "dg_gelu_table.h"
@@ -269,7 +271,7 @@ DGV_UNARY_LOOP(dg_gelu_forward_avx512_f32, dgv_gelu)
  * (dg_gelu_dh_f32, same pieces):  v = e^{-a^2/2} D(a) = scalef(fma(D, q, D), n)
  *   x < 0: Phi(-a) - a phi(a) = v;   x >= 0: 1 - Phi(-a) + a phi(a) = 1 - v.
  * Near the zero of gelu' (x = -0.7518) the error is absolute (of the size of Phi(x)), as the
- * scalar's. gelu'(+-inf) = 1 / 0, NaN propagates. Max error 2.5 ulp (measured).
+ * scalar's. gelu'(+-inf) = 1 / 0, NaN propagates. Max error 3.0 ulp (measured).
  */
 static DGV_TARGET inline __m512 dgv_gelu_grad(__m512 dout, __m512 v) {
     __m512 a = _mm512_min_ps(dgv_set1(DGV_GELU_XMAX), _mm512_abs_ps(v));
@@ -292,11 +294,11 @@ DGV_BINARY_LOOP(dg_gelu_backward_avx512_f32, dgv_gelu_grad)
  *     error fma(gamma_h, p, alpha_h - Bh) (alpha_h - Bh is exact: alpha_h is a multiple of
  *     2^-20 >= ulp(Bh), Bh < 16) + gamma_h pl + gamma_l p + alpha_l  (constants split hi + lo)
  *   n = round(a Bh),  f = fma(a, Bh, -n) (exact to 2^-25: |f| <= 1/2),  f += a Bl
- *   e^{-|w|} = e^r 2^-n,  r = -f ln2,  e^r = 1 + q (dgv_exp_q)
+ *   e^{-|w|} = e^r 2^-n,  r = -f ln2,  e^r = 1 + q (dgv_gelu_exp_q)
  * then the logistic as dgv_logistic: s = 1 / (1 + e) = sigmoid(|w|), and
  *   x >= 0: x s;   x < 0: e s (-a) = scalef(fma(m, q, m), -n) with m = -a s (one rounding).
  * a <= GELU_TANH_AMAX = 11: beyond, |w| > 112 and x sigmoid(w) is x (x > 0) or rounds to -0.
- * gelu_tanh(-inf) = -0, gelu_tanh(inf) = inf, NaN propagates. Max error 2.6 ulp (measured).
+ * gelu_tanh(-inf) = -0, gelu_tanh(inf) = inf, NaN propagates. Max error 2.7 ulp (measured).
  */
 #define DGV_GELU_TANH_AMAX 11.0f
 #define DGV_GELU_TANH_ALPHA_HI (2414040.0f / 1048576.0f)   /* 2 sqrt(2/pi) log2(e) to 2^-20 */
@@ -343,12 +345,13 @@ DGV_UNARY_LOOP(dg_gelu_tanh_forward_avx512_f32, dgv_gelu_tanh)
 
 /*
  * gelu_tanh'(x) dout = dout s(w) (1 + x (1 - s(w)) w'),  w' = 2 sqrt(2/pi) (1 + 3 0.044715 x^2)
- * (gelu_tanh_grad_fma_scalar), with s, q, n, a, a^2 from dgv_gelu_tanh_logistic (s refined):
- *   x >= 0: s(w) = s, 1 - s(w) = e s = scalef(fma(s, q, s), -n);  x < 0: the two swapped
- *   factor = 1 + t w',  t = xc (1 - s(w)) (xc = -a or a),  w' = fma(3 0.044715 c, a^2, c)
+ * (gelu_tanh_grad_fma_scalar), with s, q, n, e, a, a^2 from dgv_gelu_tanh_logistic (s refined):
+ *   x >= 0: s(w) = s, 1 - s(w) = e s;  x < 0: s(w) = e s, 1 - s(w) = s
+ *   factor = 1 + sign(x) (1 - s(w)) a w',  a w' = uh + ul (w' as dh + dl, see below), one
+ *     rounding (the factor reaches ~-300 where it must keep its digits)
  *   x >= 0: s factor;  x < 0: scalef(fma(m, q, m), -n) with m = s factor.
  * Near the zero of gelu_tanh' (x = -0.7524) the factor cancels: the error is absolute there.
- * Max error 3.0 ulp (measured).
+ * Max error 2.9 ulp (measured).
  */
 static DGV_TARGET inline __m512 dgv_gelu_tanh_grad(__m512 dout, __m512 v) {
     __m512 q, nn, e, a, p;
