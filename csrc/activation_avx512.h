@@ -214,11 +214,14 @@ DGV_UNARY_LOOP(dg_tanh_forward_avx512_f32, dgv_tanh)
  * a^2): these loops run faster the fewer dependent steps an element needs.
  * Max error 2.7 ulp (measured; tests/test_activation_accuracy.py and a dense grid).
  */
+/* The GELU vector functions are large: GCC would call some of them out of line (reloading
+ * every constant per call); always_inline keeps them in their loops. */
+#define DGV_GELU_INLINE static DGV_TARGET inline __attribute__((always_inline))
 #define DGV_GELU_XMAX 14.5f   /* = DG_GELU_XMAX for float: a Phi(-a) rounds to 0 beyond */
 #include "dg_gelu_table.h"
 
 /* The piecewise polynomial tab[7][32] of dg_gelu_table.h at 0 <= a <= 14.5 (see above). */
-static DGV_TARGET inline __m512 dgv_gelu_piece(const float (*tab)[32], __m512 a) {
+DGV_GELU_INLINE __m512 dgv_gelu_piece(const float (*tab)[32], __m512 a) {
     const __m512 magic = dgv_set1(6291456.0f);   /* 1.5 2^22: ulp 1/2 */
     __m512 t = _mm512_add_ps(a, magic);          /* k = round(2a) in the low bits */
     __m512i k = _mm512_castps_si512(t);
@@ -235,7 +238,7 @@ static DGV_TARGET inline __m512 dgv_gelu_piece(const float (*tab)[32], __m512 a)
 
 /* q = e^r - 1 = r + r^2 P(r), P of dg_exp_poly_f32 as dgv_exp_q, by Estrin's scheme (these
  * loops are bound by the length of their dependency chains: 3 fma deep instead of 5). */
-static DGV_TARGET inline __m512 dgv_gelu_exp_q(__m512 r) {
+DGV_GELU_INLINE __m512 dgv_gelu_exp_q(__m512 r) {
     __m512 r2 = _mm512_mul_ps(r, r);
     __m512 p01 = _mm512_fmadd_ps(dgv_set1(dg_exp_poly_f32[1]), r, dgv_set1(dg_exp_poly_f32[0]));
     __m512 p23 = _mm512_fmadd_ps(dgv_set1(dg_exp_poly_f32[3]), r, dgv_set1(dg_exp_poly_f32[2]));
@@ -245,7 +248,7 @@ static DGV_TARGET inline __m512 dgv_gelu_exp_q(__m512 r) {
 
 /* e^{-a^2/2} = (1 + q) 2^n (see above); returns q. n is rounded from (-a log2(e)/2) a, in
  * parallel with w, and the two small corrections (-n ln2_lo, lo) are summed off the chain. */
-static DGV_TARGET inline __m512 dgv_gelu_exp(__m512 a, __m512 *n) {
+DGV_GELU_INLINE __m512 dgv_gelu_exp(__m512 a, __m512 *n) {
     __m512 ha = _mm512_mul_ps(a, dgv_set1(-0.5f));
     __m512 w = _mm512_mul_ps(ha, a);
     __m512 lo = _mm512_fmsub_ps(ha, a, w);
@@ -254,7 +257,7 @@ static DGV_TARGET inline __m512 dgv_gelu_exp(__m512 a, __m512 *n) {
     return dgv_gelu_exp_q(_mm512_add_ps(_mm512_fnmadd_ps(*n, dgv_set1(DGV_LN2_HI), w), corr));
 }
 
-static DGV_TARGET inline __m512 dgv_gelu(__m512 v) {
+DGV_GELU_INLINE __m512 dgv_gelu(__m512 v) {
     /* vminps returns its second source when either is NaN */
     __m512 a = _mm512_min_ps(dgv_set1(DGV_GELU_XMAX), _mm512_abs_ps(v));
     __m512 m = dgv_gelu_piece(dg_gelu_ah_f32, a);
@@ -273,7 +276,7 @@ DGV_UNARY_LOOP(dg_gelu_forward_avx512_f32, dgv_gelu)
  * Near the zero of gelu' (x = -0.7518) the error is absolute (of the size of Phi(x)), as the
  * scalar's. gelu'(+-inf) = 1 / 0, NaN propagates. Max error 3.0 ulp (measured).
  */
-static DGV_TARGET inline __m512 dgv_gelu_grad(__m512 dout, __m512 v) {
+DGV_GELU_INLINE __m512 dgv_gelu_grad(__m512 dout, __m512 v) {
     __m512 a = _mm512_min_ps(dgv_set1(DGV_GELU_XMAX), _mm512_abs_ps(v));
     __mmask16 not_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLT_UQ);   /* x >= 0 or NaN */
     __m512 d = dgv_gelu_piece(dg_gelu_dh_f32, a);
@@ -308,7 +311,7 @@ DGV_BINARY_LOOP(dg_gelu_backward_avx512_f32, dgv_gelu_grad)
 
 /* r and -n with e^{-|w|} = e^r 2^-n (see above) for a = min(|x|, AMAX); *p = a^2 rounded.
  * The small terms of Bl are summed in a chain of their own, a Bl ln2 is added last. */
-static DGV_TARGET inline __m512 dgv_gelu_tanh_reduce(__m512 a, __m512 *nn, __m512 *p) {
+DGV_GELU_INLINE __m512 dgv_gelu_tanh_reduce(__m512 a, __m512 *nn, __m512 *p) {
     const __m512 ah = dgv_set1(DGV_GELU_TANH_ALPHA_HI), gh = dgv_set1(DGV_GELU_TANH_GAMMA_HI);
     *p = _mm512_mul_ps(a, a);
     __m512 pl = _mm512_fmsub_ps(a, a, *p);
@@ -324,7 +327,7 @@ static DGV_TARGET inline __m512 dgv_gelu_tanh_reduce(__m512 a, __m512 *nn, __m51
 
 /* sigmoid(|w|) with q, -n (e^{-|w|} = (1 + q) 2^-n), e = e^{-|w|} rounded (0 or subnormal
  * below 2^-126), a and a^2 for the callers. */
-static DGV_TARGET inline __m512 dgv_gelu_tanh_logistic(__m512 v, __m512 *q, __m512 *nn, __m512 *e, __m512 *a,
+DGV_GELU_INLINE __m512 dgv_gelu_tanh_logistic(__m512 v, __m512 *q, __m512 *nn, __m512 *e, __m512 *a,
                                                        __m512 *p, int refine) {
     /* vminps returns its second source when either is NaN */
     *a = _mm512_min_ps(dgv_set1(DGV_GELU_TANH_AMAX), _mm512_abs_ps(v));
@@ -334,7 +337,7 @@ static DGV_TARGET inline __m512 dgv_gelu_tanh_logistic(__m512 v, __m512 *q, __m5
     return dgv_recip_1pe(*e, refine);
 }
 
-static DGV_TARGET inline __m512 dgv_gelu_tanh(__m512 v) {
+DGV_GELU_INLINE __m512 dgv_gelu_tanh(__m512 v) {
     __m512 q, nn, e, a, p;
     __m512 s = dgv_gelu_tanh_logistic(v, &q, &nn, &e, &a, &p, 0);
     __mmask16 x_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
@@ -353,7 +356,7 @@ DGV_UNARY_LOOP(dg_gelu_tanh_forward_avx512_f32, dgv_gelu_tanh)
  * Near the zero of gelu_tanh' (x = -0.7524) the factor cancels: the error is absolute there.
  * Max error 2.9 ulp (measured).
  */
-static DGV_TARGET inline __m512 dgv_gelu_tanh_grad(__m512 dout, __m512 v) {
+DGV_GELU_INLINE __m512 dgv_gelu_tanh_grad(__m512 dout, __m512 v) {
     __m512 q, nn, e, a, p;
     __m512 s = dgv_gelu_tanh_logistic(v, &q, &nn, &e, &a, &p, 1);
     __mmask16 x_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
@@ -361,13 +364,13 @@ static DGV_TARGET inline __m512 dgv_gelu_tanh_grad(__m512 dout, __m512 v) {
      * x < 0: -s */
     __m512 comp = _mm512_mask_sub_ps(_mm512_mul_ps(e, s), x_neg, _mm512_setzero_ps(), s);
     /* w' = c + 3 kappa c a^2 as dh + dl: dh = fma(c3h, p, ch), dl = its rounding error (ch - dh
-     * exact: ch is a multiple of 2^-19 >= ulp(dh), dh < 32) + c3h pl + c3l p + cl */
+     * exact: ch is a multiple of 2^-19 >= ulp(dh), dh < 32) + c3h pl + cl (c = ch + cl; the
+     * rounding of c3h = 3 kappa c to float, <= 1e-9 relative to w', is left out) */
     const __m512 c3h = dgv_set1(0.21406444907188416f), ch = dgv_set1(836643.0f / 524288.0f);
     __m512 pl = _mm512_fmsub_ps(a, a, p);
     __m512 dh = _mm512_fmadd_ps(c3h, p, ch);
-    __m512 dl = _mm512_fmadd_ps(c3h, p, _mm512_sub_ps(ch, dh));
-    dl = _mm512_fmadd_ps(c3h, pl, dl);
-    dl = _mm512_fmadd_ps(dgv_set1(-2.540834209696641e-10f), p, _mm512_add_ps(dl, dgv_set1(-7.605964356116601e-07f)));
+    __m512 dl = _mm512_fmadd_ps(c3h, pl, dgv_set1(-7.605964356116601e-07f));
+    dl = _mm512_add_ps(_mm512_fmadd_ps(c3h, p, _mm512_sub_ps(ch, dh)), dl);
     /* a w' = uh + ul (uh rounded, ul its error + a dl); factor = 1 + comp (uh + ul), rounded once */
     __m512 uh = _mm512_mul_ps(a, dh);
     __m512 ul = _mm512_fmadd_ps(a, dl, _mm512_fmsub_ps(a, dh, uh));
