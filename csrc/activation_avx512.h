@@ -217,10 +217,10 @@ DGV_UNARY_LOOP(dg_tanh_forward_avx512_f32, dgv_tanh)
 /* The GELU vector functions are large: GCC would call some of them out of line (reloading
  * every constant per call); always_inline keeps them in their loops. */
 #define DGV_GELU_INLINE static DGV_TARGET inline __attribute__((always_inline))
-#define DGV_GELU_XMAX 14.5f   /* = DG_GELU_XMAX for float: a Phi(-a) rounds to 0 beyond */
+#define DGV_GELU_XMAX 14.6f   /* = DG_GELU_XMAX for float: a Phi(-a) and gelu'(-a) round to 0 beyond */
 #include "dg_gelu_table.h"
 
-/* The piecewise polynomial tab[7][32] of dg_gelu_table.h at 0 <= a <= 14.5 (see above). */
+/* The piecewise polynomial tab[7][32] of dg_gelu_table.h at 0 <= a <= 14.6 (see above). */
 DGV_GELU_INLINE __m512 dgv_gelu_piece(const float (*tab)[32], __m512 a) {
     const __m512 magic = dgv_set1(6291456.0f);   /* 1.5 2^22: ulp 1/2 */
     __m512 t = _mm512_add_ps(a, magic);          /* k = round(2a) in the low bits */

@@ -286,3 +286,35 @@ def test_wrong_reference_is_detected():
     bad = (got.view(np.int32) + 5).view(np.float32)
     assert ulp_error_f32(got, ref, scale).max() <= ULP_MAX_F32
     assert ulp_error_f32(bad, ref, scale).max() > ULP_MAX_F32
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_float32_at_piece_boundaries(simd, approximate):
+    """The AVX-512 float32 GELUs select a table polynomial per piece k = round(2|x|); at the
+    boundaries |x| = k/2 + 1/4 (ties to even) and one float either side, both neighbouring
+    polynomials must be within the bound, forward and backward."""
+    mid = np.arange(0, 32, dtype=np.float32) / 2 + np.float32(0.25)
+    b = np.concatenate([mid, np.nextafter(mid, np.float32(0)), np.nextafter(mid, np.float32(99))])
+    x = np.concatenate([b, -b, np.float32([10.999999, 11.0, 11.000001, 14.499999, 14.5, 14.500001])])
+    x = np.concatenate([x, -x[-6:]]).astype(np.float32)
+    fwd = "gelu" if approximate == "none" else "gelu_tanh"
+    for name, got in [(fwd, ops.gelu(x, approximate)), (fwd + "_bw", ops.gelu_backward(np.ones_like(x), x, approximate))]:
+        ref, scale = ref64(name, x)
+        err = ulp_error_f32(got, ref, scale)
+        assert err.max() <= ULP_MAX_F32, (name, float(err.max()), float(x[np.argmax(err)]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_signed_zeros_and_infinities(simd, dtype, approximate):
+    """gelu(-inf) = -0 (the limit; also for any x far below the underflow point), gelu(inf) =
+    inf, gelu(0) = 0, gelu'(-inf) = 0 exactly (not the smallest subnormal), gelu'(inf) = 1, in
+    the vector body and the tail (35 elements)."""
+    x = np.array([-np.inf, np.inf, 0.0, -0.0, -1e30, 1e30, -3.0] * 5, dtype)
+    y = ops.gelu(x, approximate)
+    assert y[:6].tolist() == [0, np.inf, 0, 0, 0, float(dtype(1e30))]
+    neg = np.isin(np.arange(x.size) % 7, [0, 4, 6])          # -inf, -1e30, -3
+    assert np.all(np.signbit(y[neg])) and not np.any(np.signbit(y[~neg & (x != 0)]))
+    g = ops.gelu_backward(np.ones_like(x), x, approximate)
+    assert np.all(g[0::7] == 0) and np.all(g[4::7] == 0) and np.all(g[1::7] == 1) and np.all(g[5::7] == 1)
+    assert np.all(g[2::7] == 0.5) and np.all(g[3::7] == 0.5)

@@ -204,8 +204,8 @@ FITS = {
     "expm1_f64": lambda: fit_expm1(np.float64, 11),
     "erfc_f32": lambda: fit_erfc(np.float32, 0, 10.5, 5, 6, "erfcx_"),
     "erfc_f64": lambda: fit_erfc(np.float64, 0, 27.5, 10, 11, "erfcx_"),
-    "gelu_ah_f32": lambda: fit_gelu_pieces(np.float32, "gelu_ah", 32, 0.5, 6, 14.5),
-    "gelu_dh_f32": lambda: fit_gelu_pieces(np.float32, "gelu_dh", 32, 0.5, 6, 14.5),
+    "gelu_ah_f32": lambda: fit_gelu_pieces(np.float32, "gelu_ah", 32, 0.5, 6, 14.6),
+    "gelu_dh_f32": lambda: fit_gelu_pieces(np.float32, "gelu_dh", 32, 0.5, 6, 14.6),
 }
 
 if __name__ == "__main__":
