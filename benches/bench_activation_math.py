@@ -78,3 +78,26 @@ def test_activation_ns_per_element(benchmark, n, name, impl, factory):
     fn = factory(x, out)
     fn()
     benchmark(fn)
+
+
+@pytest.mark.parametrize("n", SIZES, ids=["64K", "16M"])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("impl", ["deepgrad", "torch", "copy"])
+def test_gelu_backward_ns_per_element(benchmark, n, approximate, impl):
+    """GELU backward dinp = dout gelu'(x) (reads two arrays, writes one) against PyTorch's
+    aten gelu_backward and deepgrad's copy of one array as the floor."""
+    x = (np.random.default_rng(0).standard_normal(n) * 3).astype(np.float32)
+    g, out = np.ones_like(x), np.empty_like(x)
+    if impl == "torch":
+        if TORCH is None:
+            pytest.skip("torch not installed")
+        t, tg, to = TORCH.from_numpy(x), TORCH.from_numpy(g), TORCH.from_numpy(out)
+        fn = lambda: TORCH.ops.aten.gelu_backward.grad_input(tg, t, approximate=approximate, grad_input=to)
+    elif impl == "copy":
+        fn = lambda: ops.copy(x, out=out)
+    else:
+        fn = lambda: ops.gelu_backward(g, x, approximate, out=out)
+    benchmark.group = f"gelu backward ({approximate}) f32 n={n}"
+    benchmark.extra_info.update(simd=deepgrad.get_simd(), n=n, impl=impl)
+    fn()
+    benchmark(fn)

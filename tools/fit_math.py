@@ -35,14 +35,15 @@ def lawson_fit(f, lo, hi, num_powers, den_powers=(), subtract=None, rel=True, np
 
     subtract(z): a fixed part that is not fitted: the fitted function is f - subtract,
     but the error is weighted relative to f (rel=True) so leading terms (1 + r for
-    exp) stay exact. Returns (a, b) as lists of mpf.
+    exp) stay exact; rel may also be a function of z giving the error scale (for a
+    function with a zero). Returns (a, b) as lists of mpf.
     """
     n_unknowns = len(num_powers) + len(den_powers)
     npts = npts or max(8 * n_unknowns, 200)
     zs = chebyshev_points(lo, hi, npts)
     fz = [f(z) for z in zs]
     gz = [fv - (subtract(z) if subtract else 0) for z, fv in zip(zs, fz)]
-    scale = [1 / abs(fv) if rel else mp.mpf(1) for fv in fz]
+    scale = [1 / rel(z) if callable(rel) else 1 / abs(fv) if rel else mp.mpf(1) for z, fv in zip(zs, fz)]
     u = [mp.mpf(1)] * npts            # Lawson weights
     q_prev = [mp.mpf(1)] * npts       # Q of the previous iterate (SK reweighting)
     best = None
@@ -140,6 +141,62 @@ def fit_erfc(dtype, lo, hi, num_deg, den_deg, tag):
     emit("erfc", [mp.mpf(1)] + b, [0] + den_powers, dtype, f"{tag}den")
 
 
+def gelu_h(a):
+    """h(a) = Phi(-a) e^{a^2/2} = e^{z^2} erfc(z) / 2, z = a / sqrt2."""
+    return erfc_scaled(a / mp.sqrt(2)) / 2
+
+
+GELU_PARTS = {
+    # name: (function of a, error scale of a): relative to the function, or for a difference
+    # that crosses zero (gelu' at a = 0.7518) relative to the larger of its two terms
+    "gelu_ah": (lambda a: a * gelu_h(a), lambda a: a * gelu_h(a)),
+    "gelu_dh": (lambda a: gelu_h(a) - a / mp.sqrt(2 * mp.pi), lambda a: max(gelu_h(a), a / mp.sqrt(2 * mp.pi))),
+}
+
+
+def fit_gelu_pieces(dtype, name, pieces, width, degree, amax):
+    """Piecewise polynomial of GELU_PARTS[name] for the AVX-512 GELU kernels: piece k is a
+    polynomial of the given degree in u = a - k width on [k width - width/2, k width + width/2]
+    (clipped to [0, amax]), near-minimax for the error scale. A function that is 0 at a = 0
+    gets no constant term on piece 0; elsewhere the constant term is rounded first and the
+    others refitted around it (it dominates the rounding error). Pieces past amax repeat the
+    last one. Emits one row per power, entry k for piece k (the kernel selects them with
+    vpermt2ps)."""
+    f, scale = GELU_PARTS[name]
+    powers = list(range(degree + 1))
+    last = int(mp.nint(mp.mpf(amax) / width))
+    tables = [[] for _ in powers]
+    worst = mp.mpf(0)
+    for k in range(pieces):
+        kk = min(k, last)
+        c = kk * mp.mpf(width)
+        lo, hi = max(mp.mpf(0), c - mp.mpf(width) / 2), min(mp.mpf(amax), c + mp.mpf(width) / 2)
+        fu = lambda u, c=c: f(c + u)
+        su = lambda u, c=c: scale(c + u)
+        if f(c) == 0:
+            c0 = mp.mpf(0)
+        else:
+            c0 = round_to(lawson_fit(fu, lo - c, hi - c, powers, rel=su, npts=60, iters=25)[0][:1], dtype)[0]
+        a, _ = lawson_fit(fu, lo - c, hi - c, powers[1:], subtract=lambda u, c0=c0: c0, rel=su,
+                          npts=60, iters=25)
+        a = [c0] + round_to(a, dtype)
+        if k == kk:
+            for z in mp.linspace(lo - c, hi - c, 200):
+                approx = sum(a[j] * z ** j for j in powers)
+                if c + z > 0:
+                    worst = max(worst, abs(approx - fu(z)) / scale(c + z))
+        for j in powers:
+            tables[j].append(a[j])
+    print(f"{name} {dtype.__name__} {pieces} pieces of width {width}, degree {degree}: "
+          f"max error {mp.nstr(worst, 3)} of the scale")
+    ctype, sfx, tag = ("float", "f", "f32") if dtype is np.float32 else ("double", "", "f64")
+    print(f"static const {ctype} dg_{name}_{tag}[{degree + 1}][{pieces}] = {{")
+    for j in powers:
+        body = ", ".join(f"{float(dtype(float(c)))!r}{sfx}" for c in tables[j])
+        print(f"    {{{body}}},")
+    print("};")
+
+
 FITS = {
     "exp_f32": lambda: fit_exp(np.float32, 6),
     "exp_f64": lambda: fit_exp(np.float64, 11),
@@ -147,6 +204,8 @@ FITS = {
     "expm1_f64": lambda: fit_expm1(np.float64, 11),
     "erfc_f32": lambda: fit_erfc(np.float32, 0, 10.5, 5, 6, "erfcx_"),
     "erfc_f64": lambda: fit_erfc(np.float64, 0, 27.5, 10, 11, "erfcx_"),
+    "gelu_ah_f32": lambda: fit_gelu_pieces(np.float32, "gelu_ah", 32, 0.5, 6, 14.6),
+    "gelu_dh_f32": lambda: fit_gelu_pieces(np.float32, "gelu_dh", 32, 0.5, 6, 14.6),
 }
 
 if __name__ == "__main__":
