@@ -102,8 +102,18 @@ def test_mismatched_operands_fall_back():
     assert _core.activation_backward_fast(RELU, x, _x(shape=(35,)), None) is None
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_leaky_relu_takes_its_slope(dtype):
+    x = _x(dtype)
+    y = _core.activation_forward_fast(_core.ACT_LEAKY_RELU, x, None, 0.25)
+    np.testing.assert_array_equal(y, np.where(x > 0, x, dtype(0.25) * x))
+    g = _x(dtype) + 1
+    d = _core.activation_backward_fast(_core.ACT_LEAKY_RELU, g, x, None, 0.25)
+    np.testing.assert_array_equal(d, np.where(x > 0, g, dtype(0.25) * g))
+
+
 def test_unknown_kernel_is_refused():
     with pytest.raises(ValueError):
-        _core.activation_forward_fast(99, _x(), None)
+        _core.activation_forward_fast(_core.ACT_LEAKY_RELU + 1, _x(), None)
     with pytest.raises(ValueError):
         _core.activation_backward_fast(-1, _x(), _x(), None)

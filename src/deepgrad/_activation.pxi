@@ -11,6 +11,8 @@ ctypedef void (*backward_f64_fn)(double *, const double *, const double *, int64
 # kernel ids (the Python layer maps names to these)
 ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_GELU, ACT_GELU_TANH, ACT_SILU, ACT_SIGMOID_LIBM, ACT_COPY = range(8)
 DEF N_ACT = 8
+# leaky_relu takes a parameter: not in the tables, only in the fast path below
+ACT_LEAKY_RELU = N_ACT
 
 cdef forward_f32_fn forward_f32[N_ACT]
 cdef forward_f64_fn forward_f64[N_ACT]
@@ -79,9 +81,10 @@ cdef object fast_output(object out, cnp.ndarray like, int typenum):
     return out
 
 
-def activation_forward_fast(int kernel, x, out):
-    """out = f(x) when x (and out) take the fast path (see above); None otherwise."""
-    if kernel < 0 or kernel >= N_ACT:
+def activation_forward_fast(int kernel, x, out, double param=0):
+    """out = f(x) when x (and out) take the fast path (see above); None otherwise.
+    param: leaky_relu's negative slope (kernel ACT_LEAKY_RELU), unused otherwise."""
+    if kernel < 0 or kernel > N_ACT:
         raise ValueError(f"unknown activation kernel {kernel}")
     cdef int t = plain_typenum(x)
     if t < 0:
@@ -94,16 +97,21 @@ def activation_forward_fast(int kernel, x, out):
     cdef int64_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
     if n > 0:
         with nogil:
-            if t == cnp.NPY_FLOAT:
+            if kernel == N_ACT:
+                if t == cnp.NPY_FLOAT:
+                    leaky_relu_forward_f32(<float *>po, <const float *>px, <float>param, n)
+                else:
+                    leaky_relu_forward_f64(<double *>po, <const double *>px, param, n)
+            elif t == cnp.NPY_FLOAT:
                 forward_f32[kernel](<float *>po, <const float *>px, n)
             else:
                 forward_f64[kernel](<double *>po, <const double *>px, n)
     return result
 
 
-def activation_backward_fast(int kernel, dout, saved, out):
+def activation_backward_fast(int kernel, dout, saved, out, double param=0):
     """out = dout * f'(saved) when all operands take the fast path; None otherwise."""
-    if kernel < 0 or kernel >= N_ACT:
+    if kernel < 0 or kernel > N_ACT:
         raise ValueError(f"unknown activation kernel {kernel}")
     cdef int t = plain_typenum(dout)
     if t < 0 or plain_typenum(saved) != t or not same_shape(<cnp.ndarray>dout, <cnp.ndarray>saved):
@@ -118,7 +126,12 @@ def activation_backward_fast(int kernel, dout, saved, out):
     cdef int64_t n = cnp.PyArray_SIZE(<cnp.ndarray>dout)
     if n > 0:
         with nogil:
-            if t == cnp.NPY_FLOAT:
+            if kernel == N_ACT:
+                if t == cnp.NPY_FLOAT:
+                    leaky_relu_backward_f32(<float *>po, <const float *>pg, <const float *>ps, <float>param, n)
+                else:
+                    leaky_relu_backward_f64(<double *>po, <const double *>pg, <const double *>ps, param, n)
+            elif t == cnp.NPY_FLOAT:
                 backward_f32[kernel](<float *>po, <const float *>pg, <const float *>ps, n)
             else:
                 backward_f64[kernel](<double *>po, <const double *>pg, <const double *>ps, n)

@@ -59,6 +59,9 @@ def _slope(negative_slope, func):
 def leaky_relu(x, negative_slope=0.01, out=None):
     """x where x > 0, else negative_slope * x."""
     slope = _slope(negative_slope, "leaky_relu")
+    result = _core.activation_forward_fast(_core.ACT_LEAKY_RELU, x, out, slope)
+    if result is not None:
+        return result
     flat_out, (flat_x,), out = v.elementwise("leaky_relu", [("x", x)], out)
     _core.leaky_relu_forward(flat_out, flat_x, slope)
     return out
@@ -67,6 +70,9 @@ def leaky_relu(x, negative_slope=0.01, out=None):
 def leaky_relu_backward(grad_out, x, negative_slope=0.01, out=None):
     """grad_out where x > 0, else negative_slope * grad_out."""
     slope = _slope(negative_slope, "leaky_relu_backward")
+    result = _core.activation_backward_fast(_core.ACT_LEAKY_RELU, grad_out, x, out, slope)
+    if result is not None:
+        return result
     flat_out, (flat_g, flat_x), out = v.elementwise(
         "leaky_relu_backward", [("grad_out", grad_out), ("x", x)], out)
     _core.leaky_relu_backward(flat_out, flat_g, flat_x, slope)
