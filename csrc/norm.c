@@ -94,6 +94,9 @@ static inline void dg_stream_fence(void) {
  * code (not by the vector width or the thread count). */
 #define DG_LANES 64
 #define DG_CHUNK 16
+/* LayerNorm forward: the shift of the one-pass statistics is the mean of this many
+ * leading values of the row. */
+#define DG_SHIFT_N 16
 /* Double totals per reduction: lane k of a chunk goes to total k % DG_TOT. */
 #define DG_TOT 8
 
