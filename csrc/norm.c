@@ -7,10 +7,11 @@
  *
  * Accuracy: every mean, variance and row/column sum is accumulated in double, for
  * float32 too, so a float32 row of 1e6 values around 1e4 keeps its variance (float
- * accumulation would lose it entirely). LayerNorm/RMSNorm use two passes over the
- * row (which sits in L1/L2). BatchNorm reduces sub-blocks of DG_BN_SUB rows per
- * column in two passes (the sub-block sits in L1/L2) and merges the sub-block
- * statistics in double with Chan's formula.
+ * accumulation would lose it entirely). LayerNorm takes a row's statistics in one pass
+ * around a shift taken from the row (two passes, from L1/L2, when that shift is far
+ * from the mean). BatchNorm streams the rows through L1-resident per-column partials,
+ * reduces sub-blocks of DG_BN_SUB rows per column in two passes (the sub-block sits in
+ * L1/L2) and merges the sub-block statistics in double with Chan's formula.
  *
  * Threads and determinism: a row (LayerNorm, RMSNorm) or a column (BatchNorm) is
  * always reduced by one thread, in index order. The parameter gradients of
@@ -108,9 +109,12 @@ static inline double dg_tot_total(double *tot) {
 }
 
 /* BatchNorm column reductions: rows summed in the input's type before they are
- * merged into the double statistics, and columns per register tile. */
+ * added into the double sums, and rows per group (one load and store of the partials
+ * per group). */
 #define DG_BN_SUB 16
-#define DG_BN_TILE 64
+#ifndef DG_BN_GROUP
+#define DG_BN_GROUP 4
+#endif
 
 /* LayerNorm/RMSNorm backward: rows whose parameter-gradient terms are summed in the
  * input's type before they join the block's double partials. */
