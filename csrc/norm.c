@@ -80,9 +80,14 @@ static inline void dg_stream_fence(void) {
 
 /* Below this many elements a second thread costs more than it saves. */
 #define DG_NORM_PAR_MIN 65536
-/* Parameter-gradient row blocks: at most this many, of at least DG_NORM_BLOCK_MIN rows. */
+/* Row blocks of the thread-independent column sums: at most this many, of at least
+ * DG_NORM_BLOCK_MIN rows (LayerNorm/RMSNorm parameter gradients: each block costs the
+ * zeroing and combining of its own partial rows, so short blocks cost more than they
+ * split) or DG_BN_BLOCK_MIN rows (BatchNorm statistics and sums; the blocking is part
+ * of the float32 rounding of the statistics, kept as it was). */
 #define DG_NORM_MAX_BLOCKS 16
-#define DG_NORM_BLOCK_MIN 8
+#define DG_NORM_BLOCK_MIN 64
+#define DG_BN_BLOCK_MIN 8
 
 /* Row reductions (LayerNorm/RMSNorm statistics and backward sums): DG_LANES
  * independent partial sums in the input's type, each of which adds at most DG_CHUNK
@@ -128,10 +133,25 @@ static inline double dg_tot_total(double *tot) {
 #define DG_BWD_GROUP_ROWS 1
 #endif
 
-/* Rows per parameter-gradient block: depends on `rows` only (never on threads). */
-static int64_t dg_norm_block_rows(int64_t rows) {
+/* a[j] += b[j], j < n (the block partials are combined with this, vectorized per ISA) */
+static DG_ALWAYS_INLINE void dg_addv_body(double *a, const double *b, int64_t n) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) a[j] += b[j];
+}
+static DG_TARGET_AVX512 void dg_addv_avx512(double *a, const double *b, int64_t n) {
+    dg_addv_body(a, b, n);
+}
+static DG_TARGET_AVX2 void dg_addv_avx2(double *a, const double *b, int64_t n) {
+    dg_addv_body(a, b, n);
+}
+static DG_TARGET_PORTABLE void dg_addv_portable(double *a, const double *b, int64_t n) {
+    dg_addv_body(a, b, n);
+}
+
+/* Rows per block: depends on `rows` (and the minimum) only, never on threads. */
+static int64_t dg_norm_block_rows(int64_t rows, int64_t min_rows) {
     int64_t per = (rows + DG_NORM_MAX_BLOCKS - 1) / DG_NORM_MAX_BLOCKS;
-    return per < DG_NORM_BLOCK_MIN ? DG_NORM_BLOCK_MIN : per;
+    return per < min_rows ? min_rows : per;
 }
 
 /* The body, written once against `real`: norm.inc (float -> *_f32, double -> *_f64). */
