@@ -71,6 +71,34 @@ static inline __attribute__((always_inline)) void dg_stream_bytes(void *dst, con
 #endif
 }
 
+#if defined(DG_X86_64)
+/* dg_stream_bytes with 64-byte (whole cache line) non-temporal stores. */
+static DG_TARGET_AVX512 void dg_stream_avx512(void *dst, const void *src, int64_t nbytes) {
+    char *d = (char *)dst;
+    const char *s = (const char *)src;
+    int64_t head = (int64_t)((64 - ((uintptr_t)d & 63)) & 63);
+    if (head > nbytes) head = nbytes;
+    dg_stream_bytes(d, s, head);
+    int64_t i = head;
+    for (; i + 64 <= nbytes; i += 64)
+        _mm512_stream_si512((__m512i *)(d + i), _mm512_loadu_si512((const void *)(s + i)));
+    dg_stream_bytes(d + i, s + i, nbytes - i);
+}
+#endif
+
+/* dg_stream_bytes in whole cache lines where the active ISA has 64-byte stores. Used by
+ * the LayerNorm/RMSNorm forward (4096x1024 float32: 890 -> 773 us); the backward and
+ * the BatchNorm apply pass (two rows in flight) measured slower with it. */
+static inline void dg_stream_lines(void *dst, const void *src, int64_t nbytes) {
+#if defined(DG_X86_64)
+    if (dg_isa_active() == DG_ISA_AVX512) {
+        dg_stream_avx512(dst, src, nbytes);
+        return;
+    }
+#endif
+    dg_stream_bytes(dst, src, nbytes);
+}
+
 /* Order the streaming stores before the results are used (once per thread). */
 static inline void dg_stream_fence(void) {
 #if defined(__x86_64__)
