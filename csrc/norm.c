@@ -7,10 +7,11 @@
  *
  * Accuracy: every mean, variance and row/column sum is accumulated in double, for
  * float32 too, so a float32 row of 1e6 values around 1e4 keeps its variance (float
- * accumulation would lose it entirely). LayerNorm/RMSNorm use two passes over the
- * row (which sits in L1/L2). BatchNorm reduces sub-blocks of DG_BN_SUB rows per
- * column in two passes (the sub-block sits in L1/L2) and merges the sub-block
- * statistics in double with Chan's formula.
+ * accumulation would lose it entirely). LayerNorm takes a row's statistics in one pass
+ * around a shift taken from the row (two passes, from L1/L2, when that shift is far
+ * from the mean). BatchNorm streams the rows through L1-resident per-column partials,
+ * reduces sub-blocks of DG_BN_SUB rows per column in two passes (the sub-block sits in
+ * L1/L2) and merges the sub-block statistics in double with Chan's formula.
  *
  * Threads and determinism: a row (LayerNorm, RMSNorm) or a column (BatchNorm) is
  * always reduced by one thread, in index order. The parameter gradients of
@@ -52,9 +53,14 @@
 
 /* Below this many elements a second thread costs more than it saves. */
 #define DG_NORM_PAR_MIN 65536
-/* Parameter-gradient row blocks: at most this many, of at least DG_NORM_BLOCK_MIN rows. */
+/* Row blocks of the thread-independent column sums: at most this many, of at least
+ * DG_NORM_BLOCK_MIN rows (LayerNorm/RMSNorm parameter gradients: each block costs the
+ * zeroing and combining of its own partial rows, so short blocks cost more than they
+ * split) or DG_BN_BLOCK_MIN rows (BatchNorm statistics and sums; the blocking is part
+ * of the float32 rounding of the statistics, kept as it was). */
 #define DG_NORM_MAX_BLOCKS 16
-#define DG_NORM_BLOCK_MIN 8
+#define DG_NORM_BLOCK_MIN 64
+#define DG_BN_BLOCK_MIN 8
 
 /* Row reductions (LayerNorm/RMSNorm statistics and backward sums): DG_LANES
  * independent partial sums in the input's type, each of which adds at most DG_CHUNK
@@ -67,6 +73,9 @@
  * code (not by the vector width or the thread count). */
 #define DG_LANES 64
 #define DG_CHUNK 16
+/* LayerNorm forward: the shift of the one-pass statistics is the mean of this many
+ * leading values of the row. */
+#define DG_SHIFT_N 16
 /* Double totals per reduction: lane k of a chunk goes to total k % DG_TOT. */
 #define DG_TOT 8
 
@@ -78,9 +87,12 @@ static inline double dg_tot_total(double *tot) {
 }
 
 /* BatchNorm column reductions: rows summed in the input's type before they are
- * merged into the double statistics, and columns per register tile. */
+ * added into the double sums, and rows per group (one load and store of the partials
+ * per group). */
 #define DG_BN_SUB 16
-#define DG_BN_TILE 64
+#ifndef DG_BN_GROUP
+#define DG_BN_GROUP 4
+#endif
 
 /* LayerNorm/RMSNorm backward: rows whose parameter-gradient terms are summed in the
  * input's type before they join the block's double partials. */
@@ -94,10 +106,25 @@ static inline double dg_tot_total(double *tot) {
 #define DG_BWD_GROUP_ROWS 1
 #endif
 
-/* Rows per parameter-gradient block: depends on `rows` only (never on threads). */
-static int64_t dg_norm_block_rows(int64_t rows) {
+/* a[j] += b[j], j < n (the block partials are combined with this, vectorized per ISA) */
+static DG_ALWAYS_INLINE void dg_addv_body(double *a, const double *b, int64_t n) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) a[j] += b[j];
+}
+static DG_TARGET_AVX512 void dg_addv_avx512(double *a, const double *b, int64_t n) {
+    dg_addv_body(a, b, n);
+}
+static DG_TARGET_AVX2 void dg_addv_avx2(double *a, const double *b, int64_t n) {
+    dg_addv_body(a, b, n);
+}
+static DG_TARGET_PORTABLE void dg_addv_portable(double *a, const double *b, int64_t n) {
+    dg_addv_body(a, b, n);
+}
+
+/* Rows per block: depends on `rows` (and the minimum) only, never on threads. */
+static int64_t dg_norm_block_rows(int64_t rows, int64_t min_rows) {
     int64_t per = (rows + DG_NORM_MAX_BLOCKS - 1) / DG_NORM_MAX_BLOCKS;
-    return per < DG_NORM_BLOCK_MIN ? DG_NORM_BLOCK_MIN : per;
+    return per < min_rows ? min_rows : per;
 }
 
 /* The body, written once against `real`: norm.inc (float -> *_f32, double -> *_f64). */

@@ -368,6 +368,26 @@ def test_huge_offsets(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("lead", [0.7, 1.0, 3.0, 1e3], ids=lambda v: f"lead{v:g}")
+def test_layer_norm_shift_far_from_the_mean(simd_path, rng, dtype, lead):
+    """The one-pass LayerNorm statistics take their shift from the first 16 values of a
+    row (csrc/norm.inc:norm_forward_rows_body); rows whose first values sit `lead`
+    standard deviations off the mean take the one-pass path (0.7) or the two-pass
+    fallback (3, 1e3 and 1 on the border), and all must match the float64 reference.
+    At 1e3 the shift is ~80 final standard deviations off: one pass would lose ~4 digits."""
+    n = 100_000
+    x = data(rng, (4, n), dtype, offset=2.0)
+    x[:, :16] = (2.0 + lead + 0.01 * rng.standard_normal((4, 16))).astype(dtype)
+    x[3, :16] = 4.0 - x[3, :16]
+    w, b = data(rng, n, dtype), data(rng, n, dtype)
+    y, m, r = ops.layer_norm(x, w, b, return_stats=True)
+    y_ref, m_ref, r_ref = ln_ref(x, w, b)
+    close(y, y_ref, TOL[dtype], "y")
+    close(m, m_ref, TOL[dtype], "mean")
+    close(r, r_ref, TOL[dtype], "rstd")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_non_contiguous_and_fortran_input(rng, dtype):
     base = data(rng, (20, 66), dtype)
     w, b = data(rng, 33, dtype), data(rng, 33, dtype)
