@@ -20,7 +20,9 @@ from deepgrad.layers.residual import Residual
 from _torch_clone import parameter_pairs, torch_clone
 
 DEPTH, WIDTH, IN, OUT, BATCH = 10, 16, 12, 5, 9
-TOL = {np.float64: 1e-10, np.float32: 1e-5}
+# float32: two correct float32 implementations of a network with BatchNorm (small batches amplify
+# rounding) were measured 2e-6 .. 1.1e-5 apart over 8 seeds; a wrong formula is off by O(1).
+TOL = {np.float64: 1e-10, np.float32: 3e-5}
 
 # (residual, norm, norm_position) for every architecture mlp builds
 ARCHS = ([(False, None, "pre")] + [(False, n, "pre") for n in ("layernorm", "rmsnorm", "batchnorm")]

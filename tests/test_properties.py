@@ -307,7 +307,9 @@ def test_batch_norm(dtype, rows, cols, seed, shift):
         gx, gw, gb = ops.batch_norm_backward(g, x, sm, sr, w)
         for i, num in fd_check(lambda z: ops.batch_norm(z, w, b, eps=eps), x64, g):
             assert abs(gx[i] - num) <= 1e-5 + 1e-3 * abs(num)
-        np.testing.assert_allclose(gb, g.sum(0), rtol=1e-12)
+        # against the sum of |g|: a column sum that cancels (hypothesis found one at 7.7e-5 from
+        # terms of size ~1) cannot be matched to 1e-12 of itself by any summation order
+        assert np.all(np.abs(gb - g.sum(0)) <= 1e-12 * np.abs(g).sum(0))
 
 
 # ---------------------------------------------------------------- threads: bit-identical
