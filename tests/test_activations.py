@@ -370,3 +370,22 @@ def test_runtime_controls():
         deepgrad.set_num_threads(1.5)
     info = deepgrad.cpu_features()
     assert {"cpu", "simd_active", "simd_supported", "num_threads"} <= set(info)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_streamed_outputs_equal_unstreamed(dtype, simd_path, rng):
+    """Forward outputs of 8 MiB or more are written through an L1 buffer with non-temporal
+    stores (csrc/activation.inc:unary_piece). Element results do not depend on position,
+    so a streamed call must give the same bits as the same values in two halves below the
+    threshold -- also in place and into an output that is not 64-byte aligned (head and
+    tail of the streaming copy)."""
+    n = (9 << 20) // np.dtype(dtype).itemsize + 37          # 9 MiB and an odd tail
+    x = sample(rng, n, dtype)
+    h = n // 2
+    for name in ("relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu"):
+        want = np.concatenate([forward(name, x[:h]), forward(name, x[h:])])
+        np.testing.assert_array_equal(forward(name, x), want, err_msg=name)
+        offset = np.empty(n + 1, dtype)[1:]
+        np.testing.assert_array_equal(ops.ACTIVATIONS[name][0](x, out=offset), want, err_msg=name)
+        buf = x.copy()
+        np.testing.assert_array_equal(ops.ACTIVATIONS[name][0](buf, out=buf), want, err_msg=name)
