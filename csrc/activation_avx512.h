@@ -5,19 +5,21 @@
  * (DG_UNARY_LOOPS_FMA_X512 / DG_BINARY_LOOPS_FMA_X512), the AVX2 and portable slots (and all
  * float64 kernels) keep the auto-vectorized scalar formulas, which are also the reference.
  *
- * Measured (1 thread, 64K float32 in cache, ns/element, before -> after): sigmoid 0.24 ->
- * 0.21, silu 0.38 -> 0.24, tanh 0.23 -> 0.23, silu' 0.46 -> 0.37 (tools/quick_speed.py --bw);
- * the GELUs in float only (no double halves, piecewise tables for Phi): gelu 0.57 -> 0.26,
- * gelu' 0.57 -> 0.29, gelu_tanh 0.79 -> 0.30, gelu_tanh' 1.65 -> 0.57.
+ * Two kinds of kernel live here:
+ *  - general kernels, valid for every float: the algorithms of the scalar *_fma functions of
+ *    activation.inc / dg_math.h, written with the instructions the auto-vectorizer does not use:
+ *      _mm512_roundscale_ps   n = round(x / ln2) without the magic-number trick
+ *      _mm512_scalef_ps       y 2^n in one instruction, correctly rounded when the result is
+ *                             subnormal and 0 / inf outside the range (no exponent bit building,
+ *                             no two-step scaling)
+ *      _mm512_rcp14_ps        1/d to 2^-14, refined by Newton steps with fma instead of vdivps
+ *      masked loads / stores  for the tail (no scalar tail loop)
+ *  - fast paths of sigmoid, silu and tanh for moderate |x| ("The fast path" below): one Pade
+ *    quotient and one vdivps per element; lanes out of their range use the general kernel.
+ * The GELUs are float only (no double halves; piecewise tables for Phi, dg_gelu_table.h).
+ * Speed before -> after each step: the comments above the kernels and the commit messages;
+ * today's figures: docs/activations.md ("What an activation costs").
  *
- * Same algorithms as the scalar *_fma functions of activation.inc / dg_math.h, written with
- * the instructions the auto-vectorizer does not use:
- *   _mm512_roundscale_ps   n = round(x / ln2) without the magic-number trick
- *   _mm512_scalef_ps       y 2^n in one instruction, correctly rounded when the result is
- *                          subnormal and 0 / inf outside the range (no exponent bit building,
- *                          no two-step scaling)
- *   _mm512_rcp14_ps        1/d to 2^-14, refined by Newton steps with fma instead of vdivps
- *   masked loads / stores  for the tail (no scalar tail loop)
  * Error bounds (max ulp vs a float64 reference, measured by tests/test_activation_accuracy.py
  * on its dense float32 sweep) are given above each kernel.
  */
@@ -127,13 +129,18 @@ static DGV_TARGET inline __m512 dgv_recip_1pe(__m512 e, int refine) {
  * n is rounded by adding 1.5 2^23 (DGV_MAGIC): the low mantissa bits of t = w/ln2 + MAGIC are
  * n in two's complement, so slli(t, 23) is n << 23, the exponent increment of 2^n, added to a
  * float's bits with one integer add (valid while the result stays normal: |w| <= DGV_PADE_MAX
- * keeps |n| <= 125 and A 2^n normal). Measured on Zen 5 (64K float32 in L1/L2, cycles per 16
- * elements): sigmoid 11.1 -> 6.2, silu 13.0 -> 6.9, tanh 10.4 -> 8.0.
+ * keeps |n| <= 125 and A 2^n normal). Measured on Zen 5 with a C timing harness calling the
+ * loops directly (64K float32 in L1/L2, cycles per 16 elements; not in the repository, the
+ * Python-level figures are in docs/activations.md): sigmoid 11.1 -> 5.4 (with the one-step
+ * reduction below), silu 13.0 -> 6.9, tanh 10.4 -> 8.0.
  * Lanes beyond the limit (and inf, NaN) take the general kernel, which handles every float
  * (DGV_UNARY_LOOP_PADE).
  */
 #define DGV_MAGIC 12582912.0f   /* 1.5 2^23 */
 #define DGV_PADE_MAX 86.0f      /* |w| <= 86: |n| <= 125 */
+/* Elements per range check: one branch per 16 vectors, a block small enough (1 KiB) to stay in
+ * L1 between the check and the computation, and a rare out-of-range value sends only its
+ * block through the per-lane choice. */
 #define DGV_PADE_BLOCK 256
 
 /* e^w = 2^n (E + rO) / (E - rO), for u = -w with |u| <= DGV_PADE_MAX; *nbits = n << 23.
@@ -179,8 +186,8 @@ static DGV_TARGET inline int dgv_block_beyond(const float *x, float limit) {
     return _mm512_cmpgt_epi32_mask(big, _mm512_castps_si512(dgv_set1(limit))) != 0;
 }
 
-/* The loop of a kernel with a fast path valid for |x| <= limit. Every lane with |x| <= limit gets the fast formula
- * and every other lane (|x| > limit, inf, NaN) the general one, so the bits of an element
+/* The loop of a kernel with a fast path valid for |x| <= limit. Every lane with |x| <= limit
+ * gets the fast formula and every other lane (|x| > limit, inf, NaN) the general one, so the bits of an element
  * never depend on its neighbours or its position in the array; per block of DGV_PADE_BLOCK
  * elements one check decides whether the per-lane choice is needed at all. The inputs of a
  * block are read before its outputs are written (out may be x). A silu backward on the same
@@ -229,7 +236,7 @@ static DGV_TARGET inline __m512 dgv_sigmoid(__m512 v) {
     return _mm512_mask_blend_ps(is_neg, s, neg);
 }
 /* fast path (|x| <= 16, one-step reduction): e^{-x} = 2^n A / B, A = E + rO, B = E - rO:
- * sigmoid(x) = B / (B + A 2^n). Max error 2.4 ulp (measured). */
+ * sigmoid(x) = B / (B + A 2^n). Max error 2.9 ulp (measured). */
 static DGV_TARGET inline __m512 dgv_sigmoid_pade(__m512 v) {
     __m512 E, rO;
     __m512i nb;
