@@ -488,7 +488,7 @@ OUT_HOSTILE = {
     "readonly": (ValueError, lambda o: (o.setflags(write=False), o)[1]),
     "strided": (ValueError, lambda o: np.empty(o.shape[:-1] + (2 * o.shape[-1],), o.dtype)[..., ::2]),
     "wrong_shape": (ValueError, lambda o: np.empty(o.shape + (1,), o.dtype)),
-    "wrong_dtype": (TypeError, lambda o: o.astype(OTHER[o.dtype])),
+    "wrong_dtype": (TypeError, lambda o: np.zeros(o.shape, OTHER[o.dtype])),
     "byteswapped": (TypeError, lambda o: o.astype(o.dtype.newbyteorder())),
     "list": (TypeError, lambda o: o.tolist()),
     "int": (TypeError, lambda o: np.zeros(o.shape, np.int32)),
