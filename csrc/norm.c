@@ -10,8 +10,9 @@
  * accumulation would lose it entirely). LayerNorm takes a row's statistics in one pass
  * around a shift taken from the row (two passes, from L1/L2, when that shift is far
  * from the mean). BatchNorm streams the rows through L1-resident per-column partials,
- * reduces sub-blocks of DG_BN_SUB rows per column in two passes (the sub-block sits in
- * L1/L2) and merges the sub-block statistics in double with Chan's formula.
+ * reduces sub-blocks of DG_BN_SUB rows per column in one pass around the sub-block's
+ * first row (which bounds the cancellation, see bn_stats_block_body) and merges the
+ * sub-block statistics in double with Chan's formula.
  *
  * Threads and determinism: a row (LayerNorm, RMSNorm) or a column (BatchNorm) is
  * always reduced by one thread, in index order. The parameter gradients of
@@ -90,9 +91,7 @@ static inline double dg_tot_total(double *tot) {
  * added into the double sums, and rows per group (one load and store of the partials
  * per group). */
 #define DG_BN_SUB 16
-#ifndef DG_BN_GROUP
-#define DG_BN_GROUP 4
-#endif
+#define DG_BN_GROUP 4 /* bn_rows_sums handles the shorter groups 1..3 */
 
 /* LayerNorm/RMSNorm backward: rows whose parameter-gradient terms are summed in the
  * input's type before they join the block's double partials. */

@@ -388,6 +388,30 @@ def test_layer_norm_shift_far_from_the_mean(simd_path, rng, dtype, lead):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("outlier", [0.0, 30.0, -1e3], ids=lambda v: f"outlier{v:g}")
+def test_batch_norm_statistics_with_offset_and_outlying_shift_rows(simd_path, rng, dtype, outlier):
+    """The BatchNorm statistics take one pass per sub-block of 16 rows around the
+    sub-block's first row (csrc/norm.inc:bn_stats_block_body). Columns sit at 1e4 with
+    unit spread (a float32 one-pass sum of squares without a shift would lose them
+    entirely); the first row of every sub-block is pushed `outlier` off, the worst case
+    of the shift (its sum of squares is then up to 17x the deviations'). Everything
+    must still match the float64 reference: to the float32 tolerance, and in float64 to
+    what an offset of 1e4 leaves (x - mean rounds at 1e4 * 2.2e-16; a float64 sum of
+    squares without a shift would be off by ~1e-8)."""
+    tol = TOL[dtype] if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    x = data(rng, (70, 37), dtype, offset=1e4)
+    x[::16] += dtype(outlier)
+    w, b = data(rng, 37, dtype), data(rng, 37, dtype)
+    rm, rv = np.zeros(37, dtype), np.ones(37, dtype)
+    y, m, r = ops.batch_norm(x, w, b, rm, rv, training=True, momentum=0.5, return_stats=True)
+    y_ref, m_ref, r_ref = bn_ref(x, w, b)
+    close(y, y_ref, tol, "y")
+    close(m, m_ref, dict(rtol=TOL[dtype]["rtol"], atol=0), "mean")
+    close(r, r_ref, tol, "rstd")
+    close(rv, 0.5 + 0.5 * x.astype(np.float64).var(0, ddof=1), tol, "running_var")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_non_contiguous_and_fortran_input(rng, dtype):
     base = data(rng, (20, 66), dtype)
     w, b = data(rng, 33, dtype), data(rng, 33, dtype)
