@@ -53,5 +53,6 @@ def set_num_threads(int n):
 include "_activation.pxi"
 
 include "_norm.pxi"
+include "_norm_fast.pxi"
 include "_loss.pxi"
 include "_dense.pxi"

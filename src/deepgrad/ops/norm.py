@@ -22,12 +22,8 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _FLOAT = {_F32: "float", _F64: "double"}
 # The Cython functions are fused over float/double; picking the specialization by
 # dtype skips the generic dispatch (about 1 us per call with this many arguments).
-_LN_FWD = {dt: _core.layernorm_forward[n] for dt, n in _FLOAT.items()}
-_LN_BWD = {dt: _core.layernorm_backward[n] for dt, n in _FLOAT.items()}
 _RMS_FWD = {dt: _core.rmsnorm_forward[n] for dt, n in _FLOAT.items()}
 _RMS_BWD = {dt: _core.rmsnorm_backward[n] for dt, n in _FLOAT.items()}
-_BN_FWD = {dt: _core.batchnorm_forward[n] for dt, n in _FLOAT.items()}
-_BN_BWD = {dt: _core.batchnorm_backward[n] for dt, n in _FLOAT.items()}
 
 
 def _fast_eps(eps):
@@ -113,25 +109,11 @@ def layer_norm(x, weight=None, bias=None, eps=1e-5, *, out=None, return_stats=Fa
     return_stats=True returns (y, mean, rstd), the caches layer_norm_backward takes
     (shape x.shape[:-1]). naive=True runs the plain reference kernel.
     """
-    rc = _fast_rows(x, return_stats, naive) if naive is False else None
-    if rc is not None:  # the common case, checked in about a microsecond
-        rows, cols = rc
-        dt, p = x.dtype, (cols,)
+    if naive is False and type(return_stats) is bool:  # the common case, checked in C
         e = _fast_eps(eps)
-        if (e is not None and (weight is None or v.plain(weight, p, dt))
-                and (bias is None or v.plain(bias, p, dt))
-                and (out is None or v.fresh_output(out, x.shape, dt, (x, weight, bias)))):
-            if out is None:
-                out = np.empty(x.shape, dt)
-            mean, rstd = np.empty(rows, dt), np.empty(rows, dt)
-            two = x.ndim == 2
-            _LN_FWD[dt](out if two else out.reshape(rows, cols), mean, rstd,
-                        x if two else x.reshape(rows, cols), weight, bias, e)
-            if not return_stats:
-                return out
-            if not two:
-                mean, rstd = mean.reshape(x.shape[:-1]), rstd.reshape(x.shape[:-1])
-            return out, mean, rstd
+        r = _core.layer_norm_fast(x, weight, bias, e, out) if e is not None else None
+        if r is not None:
+            return r if return_stats else r[0]
     func = "layer_norm"
     return_stats = v.flag(return_stats, "return_stats", func)
     naive = v.flag(naive, "naive", func)
@@ -162,25 +144,9 @@ def layer_norm_backward(grad_out, x, mean, rstd, weight=None, *, grad_weight=Non
     grad_bias is computed when weight is given or an accumulator is passed. Given
     accumulators are updated in place (+=) and returned.
     """
-    rc = _fast_rows(x)
-    if rc is not None:
-        rows, cols = rc
-        dt, p, sh, st = x.dtype, (cols,), x.shape, x.shape[:-1]
-        if (v.plain(grad_out, sh, dt) and v.plain(mean, st, dt) and v.plain(rstd, st, dt)
-                and weight is not None and v.plain(weight, p, dt)):
-            ins = (grad_out, x, mean, rstd, weight)
-            if ((out is None or v.fresh_output(out, sh, dt, ins))
-                    and _fast_grad_acc(grad_weight, p, dt, ins + (out,))
-                    and _fast_grad_acc(grad_bias, p, dt, ins + (out, grad_weight))):
-                out = np.empty(sh, dt) if out is None else out
-                gw = np.zeros(cols, dt) if grad_weight is None else grad_weight
-                gb = np.zeros(cols, dt) if grad_bias is None else grad_bias
-                if x.ndim == 2:
-                    _LN_BWD[dt](out, gw, gb, grad_out, x, mean, rstd, weight)
-                else:
-                    _LN_BWD[dt](out.reshape(rows, cols), gw, gb, grad_out.reshape(rows, cols),
-                                x.reshape(rows, cols), mean.reshape(-1), rstd.reshape(-1), weight)
-                return out, gw, gb
+    r = _core.layer_norm_backward_fast(grad_out, x, mean, rstd, weight, grad_weight, grad_bias, out)
+    if r is not None:  # the common case, checked in C
+        return r
     func = "layer_norm_backward"
     x, x2 = _rows_input(x, func)
     rows, cols = x2.shape
@@ -296,24 +262,13 @@ def batch_norm(x, weight=None, bias=None, running_mean=None, running_var=None, t
     return_stats=True returns (y, save_mean, save_rstd): the mean and 1/sqrt(var + eps)
     used, which batch_norm_backward takes.
     """
-    rc = _fast_rows(x, training, return_stats)
-    if rc is not None and x.ndim == 2:
-        rows, cols = rc
-        dt, p = x.dtype, (cols,)
+    if (type(training) is bool and type(return_stats) is bool and type(momentum) is float
+            and abs(momentum) < float("inf")):  # the common case, checked in C
         e = _fast_eps(eps)
-        ok = (e is not None and type(momentum) is float and abs(momentum) < float("inf")
-              and (rows > 1 if training else running_mean is not None)
-              and (weight is None or v.plain(weight, p, dt)) and (bias is None or v.plain(bias, p, dt)))
-        if ok and (running_mean is not None or running_var is not None):
-            ok = (v.fresh_output(running_mean, p, dt, (x, weight, bias))
-                  and v.fresh_output(running_var, p, dt, (x, weight, bias, running_mean)))
-        if ok and (out is None or v.fresh_output(out, x.shape, dt, (x, weight, bias, running_mean,
-                                                                    running_var))):
-            out = np.empty(x.shape, dt) if out is None else out
-            save_mean, save_rstd = np.empty(cols, dt), np.empty(cols, dt)
-            _BN_FWD[dt](out, save_mean, save_rstd, running_mean, running_var, x, weight, bias,
-                        training, momentum, e)
-            return (out, save_mean, save_rstd) if return_stats else out
+        r = _core.batch_norm_fast(x, weight, bias, running_mean, running_var, training, momentum,
+                                  e, out) if e is not None else None
+        if r is not None:
+            return r if return_stats else r[0]
     func = "batch_norm"
     x = v.float_array(x, "x", func, ndim=2)
     x = np.ascontiguousarray(x)
@@ -360,21 +315,11 @@ def batch_norm_backward(grad_out, x, save_mean, save_rstd, weight=None, training
     grad_weight is None when weight is None; grad_bias is computed when weight is
     given or an accumulator is passed. Accumulators are updated in place (+=).
     """
-    rc = _fast_rows(x, training)
-    if rc is not None and x.ndim == 2:
-        rows, cols = rc
-        dt, p = x.dtype, (cols,)
-        if (v.plain(grad_out, x.shape, dt) and v.plain(save_mean, p, dt) and v.plain(save_rstd, p, dt)
-                and weight is not None and v.plain(weight, p, dt)):
-            ins = (grad_out, x, save_mean, save_rstd, weight)
-            if ((out is None or v.fresh_output(out, x.shape, dt, ins))
-                    and _fast_grad_acc(grad_weight, p, dt, ins + (out,))
-                    and _fast_grad_acc(grad_bias, p, dt, ins + (out, grad_weight))):
-                out = np.empty(x.shape, dt) if out is None else out
-                gw = np.zeros(cols, dt) if grad_weight is None else grad_weight
-                gb = np.zeros(cols, dt) if grad_bias is None else grad_bias
-                _BN_BWD[dt](out, gw, gb, grad_out, x, save_mean, save_rstd, weight, training)
-                return out, gw, gb
+    if type(training) is bool:  # the common case, checked in C
+        r = _core.batch_norm_backward_fast(grad_out, x, save_mean, save_rstd, weight, training,
+                                           grad_weight, grad_bias, out)
+        if r is not None:
+            return r
     func = "batch_norm_backward"
     training = v.flag(training, "training", func)
     x = np.ascontiguousarray(v.float_array(x, "x", func, ndim=2))
