@@ -57,11 +57,12 @@
 /* Row blocks of the thread-independent column sums: at most this many, of at least
  * DG_NORM_BLOCK_MIN rows (LayerNorm/RMSNorm parameter gradients: each block costs the
  * zeroing and combining of its own partial rows, so short blocks cost more than they
- * split) or DG_BN_BLOCK_MIN rows (BatchNorm statistics and sums; the blocking is part
- * of the float32 rounding of the statistics, kept as it was). */
+ * split) or DG_BN_BLOCK_MIN rows (BatchNorm statistics and sums: each block has its own
+ * double column arrays, merged at the end; 64 rather than 8 rows keeps that scratch out
+ * of the cache x needs: (256, 1024) float32 forward 41 -> 38 us). */
 #define DG_NORM_MAX_BLOCKS 16
 #define DG_NORM_BLOCK_MIN 64
-#define DG_BN_BLOCK_MIN 8
+#define DG_BN_BLOCK_MIN 64
 
 /* Row reductions (LayerNorm/RMSNorm statistics and backward sums): DG_LANES
  * independent partial sums in the input's type, each of which adds at most DG_CHUNK
