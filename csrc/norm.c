@@ -102,6 +102,9 @@ static inline double dg_tot_total(double *tot) {
 #ifndef DG_NORM_PF_ROWS
 #define DG_NORM_PF_ROWS 1 /* the row the backward prefetches: this many rows ahead */
 #endif
+#ifndef DG_NORM_PF_ROWS_CACHE
+#define DG_NORM_PF_ROWS_CACHE 1 /* the same for cache-sized inputs */
+#endif
 #ifndef DG_BWD_GROUP_ROWS
 #define DG_BWD_GROUP_ROWS 1
 #endif
