@@ -104,6 +104,12 @@ static inline double dg_tot_total(double *tot) {
 /* LayerNorm/RMSNorm backward: rows whose parameter-gradient terms are summed in the
  * input's type before they join the block's double partials. */
 #define DG_PARAM_ROWS 32
+/* `real` scratch rows that are read and written beside the rows of x, dout and dinp are
+ * placed this many elements apart: rows of 1024 float32 are 4 KiB, and arrays a multiple
+ * of 4 KiB apart compete for the same L1 sets column by column. */
+#ifndef DG_SCRATCH_PAD
+#define DG_SCRATCH_PAD 80
+#endif
 /* LayerNorm/RMSNorm backward: rows per group (sums of each, then one pass over the
  * columns for the group's dinp and parameter-gradient terms). */
 #ifndef DG_NORM_PF_ROWS
