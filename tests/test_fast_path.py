@@ -123,6 +123,16 @@ def test_unknown_kernel_is_refused():
 # _core.layer_norm_fast / layer_norm_backward_fast / batch_norm_fast /
 # batch_norm_backward_fast: the same contract for the normalization calls.
 
+def _y_rstd(r):
+    """(y, rstd) of an RMSNorm forward fast path's result (its mean is None)."""
+    return None if r is None else (r[0], r[2])
+
+
+def _grad_x_w(r):
+    """(grad_x, grad_weight) of a backward fast path's result (grad_bias is None for RMSNorm)."""
+    return None if r is None else r[:2]
+
+
 def _norm_calls(dtype=np.float32, rows=6, cols=9):
     """name -> (fast call, public call) over fresh plain operands; each returns a tuple."""
     rng = np.random.default_rng(1)
@@ -130,6 +140,7 @@ def _norm_calls(dtype=np.float32, rows=6, cols=9):
          dict(x=(rows, cols), g=(rows, cols), w=cols, b=cols).items()}
     _, m, r = ops.layer_norm(a["x"], a["w"], a["b"], return_stats=True)
     _, bm, br = ops.batch_norm(a["x"], a["w"], a["b"], training=True, return_stats=True)
+    _, rr = ops.rms_norm(a["x"], a["w"], return_stats=True)
     rm, rv = np.zeros(cols, dtype), np.ones(cols, dtype)
     return a, {
         "layer_norm": (lambda x=a["x"], out=None: _core.layer_norm_fast(x, a["w"], a["b"], 1e-5, out),
@@ -138,6 +149,13 @@ def _norm_calls(dtype=np.float32, rows=6, cols=9):
         "layer_norm_backward": (
             lambda x=a["x"], out=None: _core.layer_norm_backward_fast(a["g"], x, m, r, a["w"], None, None, out),
             lambda x=a["x"], out=None: ops.layer_norm_backward(a["g"], x, m, r, a["w"], out=out)),
+        "rms_norm": (lambda x=a["x"], out=None: _y_rstd(_core.layer_norm_fast(x, a["w"], None, 1e-6, out,
+                                                                              False)),
+                     lambda x=a["x"], out=None: ops.rms_norm(x, a["w"], 1e-6, out=out, return_stats=True)),
+        "rms_norm_backward": (
+            lambda x=a["x"], out=None: _grad_x_w(_core.layer_norm_backward_fast(
+                a["g"], x, None, rr, a["w"], None, None, out, False)),
+            lambda x=a["x"], out=None: ops.rms_norm_backward(a["g"], x, rr, a["w"], out=out)),
         "batch_norm": (
             lambda x=a["x"], out=None: _core.batch_norm_fast(x, a["w"], a["b"], rm, rv, True, 0.1, 1e-5, out),
             lambda x=a["x"], out=None: ops.batch_norm(x, a["w"], a["b"], rm, rv, True, 0.1, 1e-5, out=out,

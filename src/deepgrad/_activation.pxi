@@ -60,12 +60,19 @@ cdef bint same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
     return True
 
 
+cdef bint apart(object a, object b) noexcept:
+    """The memory of a and b (contiguous ndarrays, or None) does not overlap."""
+    if a is None or b is None:
+        return True
+    cdef char *pa = <char *>cnp.PyArray_DATA(<cnp.ndarray>a)
+    cdef char *pb = <char *>cnp.PyArray_DATA(<cnp.ndarray>b)
+    return (pa + cnp.PyArray_NBYTES(<cnp.ndarray>a) <= pb
+            or pb + cnp.PyArray_NBYTES(<cnp.ndarray>b) <= pa)
+
+
 cdef bint separate_or_same(cnp.ndarray out, cnp.ndarray a) noexcept:
     """out and a (same shape and dtype, both contiguous) are the same memory or disjoint."""
-    cdef char *o = <char *>cnp.PyArray_DATA(out)
-    cdef char *p = <char *>cnp.PyArray_DATA(a)
-    cdef cnp.npy_intp nbytes = cnp.PyArray_NBYTES(out)
-    return o == p or o + nbytes <= p or p + nbytes <= o
+    return cnp.PyArray_DATA(out) == cnp.PyArray_DATA(a) or apart(out, a)
 
 
 cdef object fast_output(object out, cnp.ndarray like, int typenum):

@@ -1,4 +1,4 @@
-# Fast paths of the LayerNorm and BatchNorm calls (included by _core.pyx after _norm.pxi).
+# Fast paths of the LayerNorm, RMSNorm and BatchNorm calls (included by _core.pyx after _norm.pxi).
 #
 # The common call -- plain float32/float64 C-contiguous arrays (plain_typenum) of the
 # expected shapes, optional arrays None or plain, outputs and accumulators writeable
@@ -27,18 +27,9 @@ cdef bint vector_or_none(object a, int t, cnp.npy_intp n) noexcept:
     return a is None or has_dims(a, t, 1, &n)
 
 
-cdef bint apart(object a, object b) noexcept:
-    """The memory of a and b (plain arrays, or None) does not overlap."""
-    if a is None or b is None:
-        return True
-    cdef char *pa = <char *>cnp.PyArray_DATA(<cnp.ndarray>a)
-    cdef char *pb = <char *>cnp.PyArray_DATA(<cnp.ndarray>b)
-    return (pa + cnp.PyArray_NBYTES(<cnp.ndarray>a) <= pb
-            or pb + cnp.PyArray_NBYTES(<cnp.ndarray>b) <= pa)
-
-
 cdef bint writable_apart(object o, tuple others) noexcept:
-    """o (plain, or None) is writeable and shares no memory with any of `others`."""
+    """o (plain, or None) is writeable and shares no memory with any of `others`
+    (apart(): _activation.pxi)."""
     if o is None:
         return True
     if not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>o):
@@ -70,11 +61,12 @@ cdef bint rows_cols(object x, int t, int64_t *rows, int64_t *cols) noexcept:
     return True
 
 
-def layer_norm_fast(x, weight, bias, double eps, out):
-    """(out, mean, rstd) of LayerNorm over the last axis, or None (see above)."""
+def layer_norm_fast(x, weight, bias, double eps, out, bint centered=True):
+    """(out, mean, rstd) of LayerNorm over the last axis, or None (see above).
+    centered=False: RMSNorm (no bias; mean is None)."""
     cdef int t = plain_typenum(x)
     cdef int64_t rows, cols
-    if t < 0 or not rows_cols(x, t, &rows, &cols):
+    if t < 0 or not rows_cols(x, t, &rows, &cols) or (bias is not None and not centered):
         return None
     cdef cnp.ndarray xa = <cnp.ndarray>x
     cdef int nd = cnp.PyArray_NDIM(xa)
@@ -85,7 +77,7 @@ def layer_norm_fast(x, weight, bias, double eps, out):
         out = new_array(nd, dims, t, False)
     elif not (has_dims(out, t, nd, dims) and writable_apart(out, (x, weight, bias))):
         return None
-    mean = new_array(nd - 1, dims, t, False)
+    mean = new_array(nd - 1, dims, t, False) if centered else None
     rstd = new_array(nd - 1, dims, t, False)
     cdef void *po = data_or_null(out)
     cdef void *pm = data_or_null(mean)
@@ -94,25 +86,35 @@ def layer_norm_fast(x, weight, bias, double eps, out):
     cdef const void *pw = data_or_null(weight)
     cdef const void *pb = data_or_null(bias)
     with nogil:
-        if t == cnp.NPY_FLOAT:
+        if t == cnp.NPY_FLOAT and centered:
             layernorm_forward_f32(<float *>po, <float *>pm, <float *>pr, <const float *>px,
                                   <const float *>pw, <const float *>pb, eps, rows, cols)
-        else:
+        elif t == cnp.NPY_FLOAT:
+            rmsnorm_forward_f32(<float *>po, <float *>pr, <const float *>px, <const float *>pw,
+                                eps, rows, cols)
+        elif centered:
             layernorm_forward_f64(<double *>po, <double *>pm, <double *>pr, <const double *>px,
                                   <const double *>pw, <const double *>pb, eps, rows, cols)
+        else:
+            rmsnorm_forward_f64(<double *>po, <double *>pr, <const double *>px,
+                                <const double *>pw, eps, rows, cols)
     return out, mean, rstd
 
 
-def layer_norm_backward_fast(grad_out, x, mean, rstd, weight, grad_weight, grad_bias, out):
-    """(grad_x, grad_weight, grad_bias) of LayerNorm with a weight, or None (see above)."""
+def layer_norm_backward_fast(grad_out, x, mean, rstd, weight, grad_weight, grad_bias, out,
+                             bint centered=True):
+    """(grad_x, grad_weight, grad_bias) of LayerNorm with a weight, or None (see above).
+    centered=False: RMSNorm (mean and grad_bias None; the returned grad_bias is None)."""
     cdef int t = plain_typenum(x)
     cdef int64_t rows, cols
     if t < 0 or weight is None or not rows_cols(x, t, &rows, &cols):
         return None
+    if not centered and (mean is not None or grad_bias is not None):
+        return None
     cdef cnp.ndarray xa = <cnp.ndarray>x
     cdef int nd = cnp.PyArray_NDIM(xa)
     cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(xa)
-    if not (has_dims(grad_out, t, nd, dims) and has_dims(mean, t, nd - 1, dims)
+    if not (has_dims(grad_out, t, nd, dims) and (not centered or has_dims(mean, t, nd - 1, dims))
             and has_dims(rstd, t, nd - 1, dims) and vector_or_none(weight, t, cols)
             and vector_or_none(grad_weight, t, cols) and vector_or_none(grad_bias, t, cols)):
         return None
@@ -126,7 +128,7 @@ def layer_norm_backward_fast(grad_out, x, mean, rstd, weight, grad_weight, grad_
         return None
     cdef cnp.npy_intp n = cols
     gw = new_array(1, &n, t, True) if grad_weight is None else grad_weight
-    gb = new_array(1, &n, t, True) if grad_bias is None else grad_bias
+    gb = None if not centered else new_array(1, &n, t, True) if grad_bias is None else grad_bias
     cdef void *po = data_or_null(out)
     cdef void *pgw = data_or_null(gw)
     cdef void *pgb = data_or_null(gb)
@@ -137,17 +139,26 @@ def layer_norm_backward_fast(grad_out, x, mean, rstd, weight, grad_weight, grad_
     cdef const void *pw = data_or_null(weight)
     cdef int status
     with nogil:
-        if t == cnp.NPY_FLOAT:
+        if t == cnp.NPY_FLOAT and centered:
             status = layernorm_backward_f32(<float *>po, <float *>pgw, <float *>pgb,
                                             <const float *>pg, <const float *>px, <const float *>pm,
                                             <const float *>pr, <const float *>pw, rows, cols)
-        else:
+        elif t == cnp.NPY_FLOAT:
+            status = rmsnorm_backward_f32(<float *>po, <float *>pgw, <const float *>pg,
+                                          <const float *>px, <const float *>pr,
+                                          <const float *>pw, rows, cols)
+        elif centered:
             status = layernorm_backward_f64(<double *>po, <double *>pgw, <double *>pgb,
                                             <const double *>pg, <const double *>px,
                                             <const double *>pm, <const double *>pr,
                                             <const double *>pw, rows, cols)
+        else:
+            status = rmsnorm_backward_f64(<double *>po, <double *>pgw, <const double *>pg,
+                                          <const double *>px, <const double *>pr,
+                                          <const double *>pw, rows, cols)
     if status != 0:
-        raise MemoryError("layer_norm_backward: cannot allocate the parameter-gradient scratch")
+        raise MemoryError(("layer_norm_backward" if centered else "rms_norm_backward")
+                          + ": cannot allocate the parameter-gradient scratch")
     return out, gw, gb
 
 

@@ -18,33 +18,12 @@ import numpy as np
 from .. import _core
 from .. import _validate as v
 
-_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-_FLOAT = {_F32: "float", _F64: "double"}
-# The Cython functions are fused over float/double; picking the specialization by
-# dtype skips the generic dispatch (about 1 us per call with this many arguments).
-_RMS_FWD = {dt: _core.rmsnorm_forward[n] for dt, n in _FLOAT.items()}
-_RMS_BWD = {dt: _core.rmsnorm_backward[n] for dt, n in _FLOAT.items()}
+_NATIVE_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _fast_eps(eps):
     """eps as a float when it is a plain finite float >= 0 (the fast paths), else None."""
     return eps if type(eps) is float and 0.0 <= eps < float("inf") else None
-
-
-def _fast_rows(x, *flags):
-    """(rows, cols) of a non-empty C-contiguous float ndarray x when every flag is a bool, else None
-    (then the full checks run: they raise TypeError for a flag like training="no")."""
-    if type(x) is not np.ndarray or x.ndim == 0 or x.size == 0 or not v.plain(x, x.shape):
-        return None
-    if any(type(f) is not bool for f in flags):
-        return None
-    cols = x.shape[-1]
-    return x.size // cols, cols
-
-
-def _fast_grad_acc(gacc, shape, dtype, others):
-    """A given parameter-gradient accumulator the kernel can update as it is."""
-    return gacc is None or v.fresh_output(gacc, shape, dtype, others)
 
 
 def _rows_input(x, func, name="x"):
@@ -174,21 +153,11 @@ def rms_norm(x, weight=None, eps=None, *, out=None, return_stats=False):
     eps=None uses the machine epsilon of x's dtype, as PyTorch.
     return_stats=True returns (y, rstd), rstd of shape x.shape[:-1].
     """
-    rc = _fast_rows(x, return_stats)
-    if rc is not None:
-        rows, cols = rc
-        dt = x.dtype
-        e = float(np.finfo(dt).eps) if eps is None else _fast_eps(eps)
-        if (e is not None and (weight is None or v.plain(weight, (cols,), dt))
-                and (out is None or v.fresh_output(out, x.shape, dt, (x, weight)))):
-            out = np.empty(x.shape, dt) if out is None else out
-            rstd = np.empty(rows, dt)
-            if x.ndim == 2:
-                _RMS_FWD[dt](out, rstd, x, weight, e)
-            else:
-                _RMS_FWD[dt](out.reshape(rows, cols), rstd, x.reshape(rows, cols), weight, e)
-                rstd = rstd.reshape(x.shape[:-1])
-            return (out, rstd) if return_stats else out
+    if type(return_stats) is bool and type(x) is np.ndarray:  # the common case, checked in C
+        e = float(np.finfo(x.dtype).eps) if eps is None and x.dtype in _NATIVE_FLOATS else _fast_eps(eps)
+        r = _core.layer_norm_fast(x, weight, None, e, out, False) if e is not None else None
+        if r is not None:
+            return (r[0], r[2]) if return_stats else r[0]
     func = "rms_norm"
     return_stats = v.flag(return_stats, "return_stats", func)
     x, x2 = _rows_input(x, func)
@@ -207,23 +176,9 @@ def rms_norm(x, weight=None, eps=None, *, out=None, return_stats=False):
 
 def rms_norm_backward(grad_out, x, rstd, weight=None, *, grad_weight=None, out=None):
     """Gradients of rms_norm: returns (grad_x, grad_weight) (grad_weight None without weight)."""
-    rc = _fast_rows(x)
-    if rc is not None:
-        rows, cols = rc
-        dt, p, sh = x.dtype, (cols,), x.shape
-        if (v.plain(grad_out, sh, dt) and v.plain(rstd, sh[:-1], dt)
-                and weight is not None and v.plain(weight, p, dt)):
-            ins = (grad_out, x, rstd, weight)
-            if ((out is None or v.fresh_output(out, sh, dt, ins))
-                    and _fast_grad_acc(grad_weight, p, dt, ins + (out,))):
-                out = np.empty(sh, dt) if out is None else out
-                gw = np.zeros(cols, dt) if grad_weight is None else grad_weight
-                if x.ndim == 2:
-                    _RMS_BWD[dt](out, gw, grad_out, x, rstd, weight)
-                else:
-                    _RMS_BWD[dt](out.reshape(rows, cols), gw, grad_out.reshape(rows, cols),
-                                 x.reshape(rows, cols), rstd.reshape(-1), weight)
-                return out, gw
+    r = _core.layer_norm_backward_fast(grad_out, x, None, rstd, weight, grad_weight, None, out, False)
+    if r is not None:  # the common case, checked in C
+        return r[0], r[1]
     func = "rms_norm_backward"
     x, x2 = _rows_input(x, func)
     rows, cols = x2.shape
