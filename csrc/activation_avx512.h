@@ -186,6 +186,31 @@ static DGV_TARGET inline int dgv_block_beyond(const float *x, float limit) {
     return _mm512_cmpgt_epi32_mask(big, _mm512_castps_si512(dgv_set1(limit))) != 0;
 }
 
+/* The class of x[0, n) for a kernel with the given limits (activation.inc, "special inputs"):
+ * 2 if it holds a special input (nonzero |x| < tiny, |x| > limit, inf, NaN), else 1 if some
+ * |x| > fast_limit, else 0. From the largest |x| and the smallest |x| - 1 as unsigned
+ * integers (0 wraps to the top): four instructions per vector, compared once at the end. */
+static DGV_TARGET int dgv_block_class(const float *x, int64_t n, float limit, float fast_limit, float tiny) {
+    const __m512i abs_mask = _mm512_set1_epi32(INT32_MAX), one = _mm512_set1_epi32(1);
+    __m512i hi = _mm512_setzero_si512(), lo_m1 = _mm512_set1_epi32(-1);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i a = _mm512_and_si512(_mm512_loadu_si512(x + i), abs_mask);
+        hi = _mm512_max_epu32(hi, a);
+        lo_m1 = _mm512_min_epu32(lo_m1, _mm512_sub_epi32(a, one));
+    }
+    if (i < n) {   /* the tail: absent lanes read as 0, which is not special */
+        __m512i a = _mm512_and_si512(_mm512_maskz_loadu_epi32((__mmask16)((1u << (n - i)) - 1), x + i), abs_mask);
+        hi = _mm512_max_epu32(hi, a);
+        lo_m1 = _mm512_min_epu32(lo_m1, _mm512_sub_epi32(a, one));
+    }
+    __m512i tiny_m1 = _mm512_sub_epi32(_mm512_castps_si512(dgv_set1(tiny)), one);
+    if (_mm512_cmpgt_epu32_mask(hi, _mm512_castps_si512(dgv_set1(limit))) |
+        _mm512_cmplt_epu32_mask(lo_m1, tiny_m1))
+        return 2;
+    return _mm512_cmpgt_epu32_mask(hi, _mm512_castps_si512(dgv_set1(fast_limit))) != 0;
+}
+
 /* The loop of a kernel with a fast path valid for |x| <= limit. Every lane with |x| <= limit
  * gets the fast formula and every other lane (|x| > limit, inf, NaN) the general one, so the bits of an element
  * never depend on its neighbours or its position in the array; per block of DGV_PADE_BLOCK
@@ -199,6 +224,7 @@ static DGV_TARGET inline int dgv_block_beyond(const float *x, float limit) {
         return beyond ? _mm512_mask_mov_ps(r, beyond, generalfn(v)) : r;                     \
     }                                                                                        \
     DGV_UNARY_LOOP(name##_lanes_loop, name##_lanes)                                          \
+    DGV_UNARY_LOOP(name##_fast, fastfn)                                                      \
     static DGV_TARGET void name(float *out, const float *x, int64_t n, float p) {            \
         int64_t i = 0;                                                                       \
         for (; i + DGV_PADE_BLOCK <= n; i += DGV_PADE_BLOCK) {                               \
@@ -256,8 +282,11 @@ static DGV_TARGET inline __m512 dgv_silu(__m512 v) {
     __mmask16 is_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
     return _mm512_mask_blend_ps(is_neg, _mm512_mul_ps(v, s), neg);
 }
-/* fast path (|x| <= 86): silu(x) = x B / (B + A 2^n) (as dgv_sigmoid_pade, but with the
- * two-step reduction: the one-step one measured 3.4 ulp here, too close to the bound). */
+/* fast path (|x| <= 80): silu(x) = x B / (B + A 2^n) (as dgv_sigmoid_pade, but with the
+ * two-step reduction: the one-step one measured 3.4 ulp here, too close to the bound). The
+ * formula holds to 86, but beyond 80 silu(x) is x and the quotient (x B) / den can miss it by
+ * a bit; the general kernel gives x, as the closed form activation.inc writes there. */
+#define DGV_SILU_PADE_MAX 80.0f
 static DGV_TARGET inline __m512 dgv_silu_pade(__m512 v) {
     __m512 E, rO;
     __m512i nb;
@@ -266,7 +295,7 @@ static DGV_TARGET inline __m512 dgv_silu_pade(__m512 v) {
     __m512 den = _mm512_add_ps(B, dgv_times_2n(_mm512_add_ps(E, rO), nb));
     return _mm512_div_ps(_mm512_mul_ps(v, B), den);
 }
-DGV_UNARY_LOOP_PADE(dg_silu_forward_avx512_f32, dgv_silu_pade, dgv_silu, DGV_PADE_MAX)
+DGV_UNARY_LOOP_PADE(dg_silu_forward_avx512_f32, dgv_silu_pade, dgv_silu, DGV_SILU_PADE_MAX)
 
 /*
  * tanh(x) = sign(x) (-m / (2 + m)),  m = e^w - 1,  w = -2a,  a = min(|x|, 15) (w >= EXPM1_LO).

@@ -36,6 +36,20 @@ void dg_set_num_threads(int n); /* n <= 0: back to the default (omp_get_max_thre
                                   n > DG_MAX_THREADS is clamped to it */
 #define DG_MAX_THREADS 1024
 
+/* How the exp-based activations treat special inputs (subnormal, tiny or saturated; see
+ * activation.inc, "special inputs"): DG_SPECIAL_ADAPTIVE (the default) runs the plain loops
+ * until a block raises the underflow or denormal flag, then takes the special inputs out of
+ * the rest; DG_SPECIAL_ALWAYS takes them out from the start; DG_SPECIAL_NEVER never does.
+ * Results are the same in every mode (to the last bit but for the sign of a zero gradient
+ * and subnormal results that were a rounding off); only the time differs. */
+enum { DG_SPECIAL_ADAPTIVE = 0, DG_SPECIAL_ALWAYS = 1, DG_SPECIAL_NEVER = 2 };
+int dg_special_mode(void);
+void dg_set_special_mode(int mode);
+/* The x86 floating-point status flags of the calling thread (MXCSR bits 0-5: invalid,
+ * denormal operand, divide by zero, overflow, underflow, inexact); clear: reset them after
+ * reading. -1 where there is no MXCSR. For tests. */
+int dg_fp_status_flags(int clear);
+
 /* ============================================================ activations */
 /*
  * Elementwise over n values. Forward: out[i] = f(x[i]).

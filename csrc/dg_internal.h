@@ -125,4 +125,40 @@ static inline void dg_stream_fence(void) {
 #endif
 }
 
+/* ------------------------------------------------------- floating-point flags --- */
+
+/* Watching for subnormal arithmetic around a stretch of loops (activation.inc, "special
+ * inputs"): begin clears the underflow (UE) and denormal-operand (DE) flags of this thread's
+ * MXCSR and returns its value, raised tells whether either was set since (clear_tiny clears
+ * them again), end puts the caller's flags back. Where there is no MXCSR nothing is ever raised. */
+#define DG_MXCSR_TINY 0x12u   /* UE | DE */
+static inline unsigned dg_fp_watch_begin(void) {
+#if defined(__x86_64__)
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr & ~DG_MXCSR_TINY);
+    return csr;
+#else
+    return 0;
+#endif
+}
+static inline int dg_fp_tiny_raised(void) {
+#if defined(__x86_64__)
+    return (_mm_getcsr() & DG_MXCSR_TINY) != 0;
+#else
+    return 0;
+#endif
+}
+static inline void dg_fp_clear_tiny(void) {
+#if defined(__x86_64__)
+    _mm_setcsr(_mm_getcsr() & ~DG_MXCSR_TINY);
+#endif
+}
+static inline void dg_fp_watch_end(unsigned csr) {
+#if defined(__x86_64__)
+    _mm_setcsr(csr);
+#else
+    (void)csr;
+#endif
+}
+
 #endif /* DG_INTERNAL_H */

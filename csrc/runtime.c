@@ -85,3 +85,25 @@ int dg_num_threads(void) {
 void dg_set_num_threads(int n) {
     __atomic_store_n(&thread_count, n > 0 ? clamp_threads(n) : 0, __ATOMIC_RELAXED);
 }
+
+/* ------------------------------------------------------------ special inputs */
+
+static int special_mode = DG_SPECIAL_ADAPTIVE;   /* relaxed atomic, read once per kernel call */
+
+int dg_special_mode(void) { return __atomic_load_n(&special_mode, __ATOMIC_RELAXED); }
+
+void dg_set_special_mode(int mode) {
+    if (mode >= DG_SPECIAL_ADAPTIVE && mode <= DG_SPECIAL_NEVER)
+        __atomic_store_n(&special_mode, mode, __ATOMIC_RELAXED);
+}
+
+int dg_fp_status_flags(int clear) {
+#if defined(__x86_64__)
+    unsigned int csr = _mm_getcsr();
+    if (clear) _mm_setcsr(csr & ~0x3Fu);
+    return (int)(csr & 0x3Fu);
+#else
+    (void)clear;
+    return -1;
+#endif
+}

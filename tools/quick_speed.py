@@ -47,7 +47,7 @@ def main():
     paths = a.paths or [deepgrad.get_simd()]
     for n in a.n:
         for dt in a.dtype:
-            x = (np.random.default_rng(0).standard_normal(n) * 4).astype(dt)
+            x = (np.random.default_rng(0).standard_normal(n) * 3).astype(dt)
             g = np.ones_like(x)
             out = np.empty_like(x)
             for p in paths:

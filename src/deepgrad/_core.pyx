@@ -50,6 +50,27 @@ def set_num_threads(int n):
     dg_set_num_threads(n)
 
 
+SPECIAL_MODES = {"adaptive": DG_SPECIAL_ADAPTIVE, "always": DG_SPECIAL_ALWAYS, "never": DG_SPECIAL_NEVER}
+
+
+def special_mode():
+    """How the exp-based activations treat subnormal, tiny and saturated inputs (deepgrad.h)."""
+    return {v: k for k, v in SPECIAL_MODES.items()}[dg_special_mode()]
+
+
+def set_special_mode(mode):
+    """"adaptive" (default), "always" or "never": a switch for tests and measurements, the
+    results are the same in every mode."""
+    if mode not in SPECIAL_MODES:
+        raise ValueError(f"set_special_mode: mode must be one of {sorted(SPECIAL_MODES)}, got {mode!r}")
+    dg_set_special_mode(SPECIAL_MODES[mode])
+
+
+def fp_status_flags(bint clear=False):
+    """The calling thread's x86 floating-point status flags (MXCSR bits 0-5), or -1; for tests."""
+    return dg_fp_status_flags(clear)
+
+
 include "_activation.pxi"
 
 include "_norm.pxi"

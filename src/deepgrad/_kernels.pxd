@@ -10,6 +10,10 @@ cdef extern from "deepgrad.h" nogil:
     int dg_set_isa(int level)
     int dg_num_threads()
     void dg_set_num_threads(int n)
+    int DG_SPECIAL_ADAPTIVE, DG_SPECIAL_ALWAYS, DG_SPECIAL_NEVER
+    int dg_special_mode()
+    void dg_set_special_mode(int mode)
+    int dg_fp_status_flags(int clear)
 
     # ---- activations (csrc/activation.c)
     void relu_forward_f32(float *out, const float *x, int64_t n)
