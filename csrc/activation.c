@@ -12,8 +12,11 @@
 /* -fno-trapping-math for this file: the activations are branch-free selects between two
  * computed values (x < 0 ? a : b). Under GCC's default -ftrapping-math the vectorizer will
  * not execute the arm it "might not need" (it could raise an FP exception flag), so without
- * AVX-512 masking (AVX2, SSE2) those loops stay scalar. Nothing here reads FP exception
- * flags; results are unchanged (IEEE arithmetic, no -ffast-math). */
+ * AVX-512 masking (AVX2, SSE2) those loops stay scalar. Results are unchanged (IEEE
+ * arithmetic, no -ffast-math). The flags are read in one place only, as a hint: the
+ * underflow / denormal flags after a block tell activation.inc that its special inputs cost
+ * time there ("special inputs"); a flag raised by an arm not needed only costs that block a
+ * second, guarded pass with the same results. */
 #pragma GCC optimize("no-trapping-math")
 
 #include <math.h>
