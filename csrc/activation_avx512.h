@@ -118,6 +118,33 @@ static DGV_TARGET inline __m512 dgv_recip_1pe(__m512 e, int refine) {
         }                                                                                    \
     }
 
+/* The loop of a kernel that is one instruction per vector or none (relu, copy): four vectors
+ * per iteration. With one, the loop's own instructions held ReLU to 0.82x the speed of the
+ * (equally plain) copy on an Intel Xeon, 64K float32 in L2; unrolled both run at L2 speed
+ * (ops.relu 8.96 -> 7.35 us per 64K call, ops.copy 7.48 us before; ad-hoc timing loop). */
+#define DGV_UNARY_LOOP_X4(name, vecfn)                                                       \
+    DGV_UNARY_LOOP(name##_x1, vecfn)                                                         \
+    static DGV_TARGET void name(float *out, const float *x, int64_t n, float p) {            \
+        int64_t i = 0;                                                                       \
+        for (; i + 64 <= n; i += 64) {                                                       \
+            __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);              \
+            __m512 c = _mm512_loadu_ps(x + i + 32), d = _mm512_loadu_ps(x + i + 48);         \
+            _mm512_storeu_ps(out + i, vecfn(a));                                             \
+            _mm512_storeu_ps(out + i + 16, vecfn(b));                                        \
+            _mm512_storeu_ps(out + i + 32, vecfn(c));                                        \
+            _mm512_storeu_ps(out + i + 48, vecfn(d));                                        \
+        }                                                                                    \
+        name##_x1(out + i, x + i, n - i, p);                                                 \
+    }
+
+/* relu(x) = max(0, x) in one instruction: vmaxps returns its second source when either is NaN
+ * and when both are zeros, so this is x < 0 ? 0 : x bit for bit (relu(-0) = -0, NaN stays
+ * NaN); the auto-vectorized loop spent a compare and a masked move on it. */
+static DGV_TARGET inline __m512 dgv_relu(__m512 v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
+DGV_UNARY_LOOP_X4(dg_relu_forward_avx512_f32, dgv_relu)
+static DGV_TARGET inline __m512 dgv_copy(__m512 v) { return v; }
+DGV_UNARY_LOOP_X4(dg_copy_forward_avx512_f32, dgv_copy)
+
 /*
  * The fast path: for moderate arguments the exp-based kernels need neither the |x| / blend
  * symmetry, nor scalef, nor rcp14 + Newton steps. With w the argument of the exponential,
