@@ -268,7 +268,9 @@ static DGV_TARGET int dgv_block_class(const float *x, int64_t n, float limit, fl
  * never depend on its neighbours or its position in the array; per block of DGV_PADE_BLOCK
  * elements one check decides whether the per-lane choice is needed at all. The inputs of a
  * block are read before its outputs are written (out may be x). A silu backward on the same
- * plan (dout B (den + x S) / den^2, one division) measured 4.2 ulp: not used. */
+ * plan (dout B (den + x S) / den^2, one division) measured 4.2 ulp: not used.
+ * name##_fast is the fast formula alone, for blocks whose range activation.inc's guard has
+ * already checked (dgv_block_class: no second check). */
 #define DGV_UNARY_LOOP_PADE(name, fastfn, generalfn, limit)                                  \
     static DGV_TARGET inline __m512 name##_lanes(__m512 v) {                                 \
         __m512 r = fastfn(v);                                                                \

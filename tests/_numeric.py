@@ -1,6 +1,23 @@
 """Test-only numerics shared by the test modules."""
 import numpy as np
 
+from deepgrad import ops
+
+# The exp-based activations by name: forward f(x), and the backward kernels that take the
+# forward input x, dout f'(x) as f(dout, x).
+EXP_FORWARD = {
+    "sigmoid": ops.sigmoid,
+    "tanh": ops.tanh,
+    "gelu": ops.gelu,
+    "gelu_tanh": lambda x: ops.gelu(x, "tanh"),
+    "silu": ops.silu,
+}
+EXP_BACKWARD_X = {
+    "gelu_bw": ops.gelu_backward,
+    "gelu_tanh_bw": lambda g, x: ops.gelu_backward(g, x, "tanh"),
+    "silu_bw": ops.silu_backward,
+}
+
 
 def central_difference(f, arr, h=1e-6):
     """d f / d arr by central differences, one element at a time: (f(a + h) - f(a - h)) / 2h.

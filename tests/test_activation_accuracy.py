@@ -27,6 +27,8 @@ import pytest
 import deepgrad
 from deepgrad import ops
 
+from _numeric import EXP_BACKWARD_X, EXP_FORWARD
+
 scipy_special = pytest.importorskip("scipy.special")
 mpmath = pytest.importorskip("mpmath")
 
@@ -158,18 +160,8 @@ def ref_mp(name, x):
     return s * (1 + t), s * max(1, abs(t))
 
 
-FORWARD = {
-    "sigmoid": ops.sigmoid,
-    "tanh": ops.tanh,
-    "gelu": ops.gelu,
-    "gelu_tanh": lambda x: ops.gelu(x, "tanh"),
-    "silu": ops.silu,
-}
-BACKWARD_X = {   # backward kernels that take the forward input x
-    "gelu_bw": ops.gelu_backward,
-    "gelu_tanh_bw": lambda g, x: ops.gelu_backward(g, x, "tanh"),
-    "silu_bw": ops.silu_backward,
-}
+FORWARD = EXP_FORWARD
+BACKWARD_X = EXP_BACKWARD_X   # backward kernels that take the forward input x
 ALL = {**FORWARD, **{k: (lambda f: lambda x: f(np.ones_like(x), x))(f) for k, f in BACKWARD_X.items()}}
 
 

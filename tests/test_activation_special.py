@@ -22,20 +22,12 @@ import pytest
 import deepgrad
 from deepgrad import _core, ops
 
+from _numeric import EXP_BACKWARD_X, EXP_FORWARD
+
 UNDERFLOW_OR_DENORMAL = 0x10 | 0x02      # MXCSR UE | DE
 
-FORWARD = {
-    "sigmoid": ops.sigmoid,
-    "tanh": ops.tanh,
-    "gelu": ops.gelu,
-    "gelu_tanh": lambda x: ops.gelu(x, "tanh"),
-    "silu": ops.silu,
-}
-BACKWARD = {
-    "gelu_bw": lambda g, x: ops.gelu_backward(g, x),
-    "gelu_tanh_bw": lambda g, x: ops.gelu_backward(g, x, "tanh"),
-    "silu_bw": lambda g, x: ops.silu_backward(g, x),
-}
+FORWARD = EXP_FORWARD
+BACKWARD = EXP_BACKWARD_X
 # where the result is legitimately tiny (subnormal for part of it) and the loop computes it:
 # (float32, float64) intervals of x, from activation.inc's guard tables, widened a little
 BAND = {
@@ -50,19 +42,11 @@ BAND = {
 }
 
 
-@pytest.fixture(params=deepgrad.simd_paths())
-def simd(request):
-    deepgrad.set_simd(request.param)
-    yield request.param
-    deepgrad.set_simd(None)
-
-
 @pytest.fixture
-def one_thread():
-    before = deepgrad.get_num_threads()
-    deepgrad.set_num_threads(1)
+def one_thread(threads):
+    """The flags read are the calling thread's: the kernels must run on it."""
+    threads(1)
     yield
-    deepgrad.set_num_threads(before)
     _core.set_special_mode("adaptive")
 
 
@@ -130,7 +114,7 @@ needs_mxcsr = pytest.mark.skipif(_core.fp_status_flags(False) < 0, reason="no x8
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", sorted(FORWARD) + sorted(BACKWARD))
-def test_same_bits_in_every_mode(simd, one_thread, dtype, name):
+def test_same_bits_in_every_mode(simd_path, one_thread, dtype, name):
     x = mixed(special_values(dtype), dtype)
     g = np.random.default_rng(3).standard_normal(x.size).astype(dtype)
     never, always, adaptive = (run(name, x, g, m) for m in ("never", "always", "adaptive"))
@@ -150,7 +134,7 @@ def test_same_bits_in_every_mode(simd, one_thread, dtype, name):
 @needs_mxcsr
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", sorted(FORWARD) + sorted(BACKWARD))
-def test_no_subnormal_arithmetic_outside_the_band(simd, one_thread, dtype, name):
+def test_no_subnormal_arithmetic_outside_the_band(simd_path, one_thread, dtype, name):
     x = special_values(dtype)
     x = mixed(x[~in_band(name, x, dtype)], dtype)
     g = np.random.default_rng(4).uniform(0.5, 2, x.size).astype(dtype)   # normal gradients
