@@ -7,7 +7,8 @@
 Each variant NAME=FLAGS (FLAGS: -D... overriding norm.c's #ifndef constants; "base" alone:
 no flags) gets norm.c compiled with them and linked with the in-place build's other objects
 into /tmp/dg_ab_norm/NAME/, then loaded as its own module (a separate copy of the C state,
-1 thread). LayerNorm float32 (rows, 1024); every trial runs the variants in rotated order:
+1 thread). LayerNorm (--norm ln) or BatchNorm in training (--norm bn) of a float32
+(rows, 1024) array; every trial runs the variants in rotated order:
   --mode fresh: new copies of x, dout and out (pages touched) per call, one timed call;
   --mode reuse: the same arrays, one warm call then one timed call;
   --mode block: the same arrays, 8 calls in a row, median of the last 5 (pytest-benchmark's
@@ -53,6 +54,7 @@ def build(name, flags, outdir):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=4096)
+    ap.add_argument("--norm", choices=["ln", "bn"], default="ln")
     ap.add_argument("--dir", choices=["fwd", "bwd"], default="fwd")
     ap.add_argument("--mode", choices=["fresh", "reuse", "block"], default="block")
     ap.add_argument("--trials", type=int, default=15)
@@ -71,6 +73,8 @@ def main():
     w = (rng.standard_normal(cols) * 0.1 + 1).astype(np.float32)
     b = (rng.standard_normal(cols) * 0.1).astype(np.float32)
     _, M, RS = mods[names[0]].layer_norm_fast(X, w, b, eps, np.empty_like(X))
+    rm, rv = np.zeros(cols, np.float32), np.ones(cols, np.float32)
+    _, SM, SR = mods[names[0]].batch_norm_fast(X, w, b, rm, rv, True, 0.1, eps, np.empty_like(X))
 
     def arrays():
         out = np.empty_like(X)
@@ -84,8 +88,12 @@ def main():
             x, g, out = arrays() if a.mode == "fresh" else shared
             gw, gb = np.zeros_like(w), np.zeros_like(b)
             m = mods[n]
-            f = ((lambda: m.layer_norm_fast(x, w, b, eps, out)) if a.dir == "fwd" else
-                 (lambda: m.layer_norm_backward_fast(g, x, M, RS, w, gw, gb, out)))
+            if a.norm == "ln":
+                f = ((lambda: m.layer_norm_fast(x, w, b, eps, out)) if a.dir == "fwd" else
+                     (lambda: m.layer_norm_backward_fast(g, x, M, RS, w, gw, gb, out)))
+            else:
+                f = ((lambda: m.batch_norm_fast(x, w, b, rm, rv, True, 0.1, eps, out)) if a.dir == "fwd"
+                     else (lambda: m.batch_norm_backward_fast(g, x, SM, SR, w, True, gw, gb, out)))
             if a.mode == "reuse":
                 f()
             ts = []
@@ -100,7 +108,7 @@ def main():
     for n in names:
         v = np.array(res[n])
         same = all(np.array_equal(p, q) for p, q in zip(first[n], ref))
-        print(f"{rows}x{cols} {a.dir} {a.mode:5s} {n:12s} median {np.median(v):8.1f}  "
+        print(f"{a.norm} {rows}x{cols} {a.dir} {a.mode:5s} {n:12s} median {np.median(v):8.1f}  "
               f"q25 {np.percentile(v, 25):8.1f}  q75 {np.percentile(v, 75):8.1f}  n={len(v)}  "
               f"same bits as {names[0]}: {same}")
 
