@@ -127,16 +127,20 @@ static inline double dg_tot_total(double *tot) {
  * for writing (prefetchw), so that the dinp pass that follows stores into lines already in
  * L1. Without it every dinp line is a store miss; stores retire in order, and on the Intel
  * Xeon the store buffer then fills behind the misses (most with the three stores per vector
- * of the pass that also adds the parameter-gradient terms). 256x1024 float32, 1 thread,
- * median of 300 calls of layernorm_backward_f32 from C (/tmp, not in the repository): with
- * dweight and dbias 186 -> 118-127 us, without 113 -> 103; 64x1024 31 -> 21 us. The same
- * prefetch of the output row in the LayerNorm forward (one store per vector) measured slower. */
+ * of the pass that also adds the parameter-gradient terms). 256x1024 float32, 1 thread:
+ * `python tools/ab_norm.py --rows 256 --dir bwd base "nopf=-DDG_NORM_PREFETCH_DINP=0"`
+ * 151 vs 211 us; median of 300 calls of layernorm_backward_f32 from a C harness (not in the
+ * repository): with dweight and dbias 186 -> 118-127 us, without 113 -> 103; 64x1024 (in L2)
+ * 31 -> 21 us. The same prefetch of the output row in the LayerNorm forward (one store per
+ * vector) measured slower (ab_norm --dir fwd: 87 -> 93 us). */
 #ifndef DG_NORM_PREFETCH_DINP
 #define DG_NORM_PREFETCH_DINP 1
 #endif
 /* BatchNorm, cache-sized arrays: the apply pass (forward) and the dinp pass (backward)
  * fetch the next pair of output rows for writing while they compute this pair (as
- * DG_NORM_PREFETCH_DINP). */
+ * DG_NORM_PREFETCH_DINP). `python tools/ab_norm.py --norm bn --rows 256 --dir fwd|bwd` against
+ * -DDG_BN_PREFETCH_OUT=0: forward 124 vs 128 us, backward 211 vs 225 us (two pairs ahead, =2,
+ * was slower than one). */
 #ifndef DG_BN_PREFETCH_OUT
 #define DG_BN_PREFETCH_OUT 1
 #endif
