@@ -45,6 +45,15 @@ void dg_set_num_threads(int n); /* n <= 0: back to the default (omp_get_max_thre
 enum { DG_SPECIAL_ADAPTIVE = 0, DG_SPECIAL_ALWAYS = 1, DG_SPECIAL_NEVER = 2 };
 int dg_special_mode(void);
 void dg_set_special_mode(int mode);
+/* The norm kernels write outputs of 8 MiB or more with non-temporal (streaming) stores, which
+ * skip reading each destination line but send it to memory, past the caches: that pays only
+ * when the bytes a call touches (inputs and output) cannot stay in the last-level cache
+ * anyway. A call streams when its output has at least 8 MiB and it touches at least
+ * dg_norm_stream_touch() bytes: a quarter of the last-level cache as the OS reports it
+ * (sysconf, read once), or what dg_set_norm_stream_touch(bytes >= 0) set (-1: back to the
+ * cache-based figure; 0: every output of 8 MiB or more streams, for tests). */
+int64_t dg_norm_stream_touch(void);
+void dg_set_norm_stream_touch(int64_t bytes);
 /* The x86 floating-point status flags of the calling thread (MXCSR bits 0-5: invalid,
  * denormal operand, divide by zero, overflow, underflow, inexact); clear: reset them after
  * reading. -1 where there is no MXCSR. For tests. */

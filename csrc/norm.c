@@ -22,8 +22,9 @@
  * blocks (sub-block statistics merged with Chan's formula, blocks in block order). So the bits
  * never depend on the thread count.
  *
- * Memory: outputs of DG_NORM_NT_BYTES or more (LayerNorm/RMSNorm and BatchNorm, forward
- * and backward; BatchNorm backward in training) are written with non-temporal stores.
+ * Memory: outputs of DG_NORM_NT_BYTES or more whose call touches more than the last-level
+ * cache keeps (dg_norm_streams; LayerNorm/RMSNorm and BatchNorm, forward and backward) are
+ * written with non-temporal stores.
  * A 1024-column float32 row is one 4 KiB page, where the hardware prefetcher stops: the
  * backward dinp passes prefetch the next rows two cache lines at a time along the pass.
  */
@@ -44,12 +45,26 @@
 #include <immintrin.h>
 #endif
 
-/* Outputs of at least this many bytes are written with non-temporal stores: they
- * cannot stay in the cache anyway, and the streaming stores skip reading every
- * destination line before it is overwritten (a third of the traffic of a row kernel). */
+/* Outputs of at least this many bytes are written with non-temporal stores when the call
+ * touches at least dg_norm_stream_touch() bytes (a quarter of the last-level cache, see
+ * deepgrad.h): such outputs cannot stay in the cache anyway, and the streaming stores skip
+ * reading every destination line before it is overwritten (a third of the traffic of a row
+ * kernel). On the AMD machine (32 MiB L3) that is every output of 8 MiB or more, as before
+ * the cache-size rule. On the Intel Xeon (480 MiB L3 reported) the 4096x1024 float32 arrays
+ * (16 MiB) stay in L3 between calls, and ordinary stores measured faster:
+ * `python tools/ab_norm.py --rows 4096 --dir fwd|bwd [--norm bn] base
+ * "plain=-DDG_NORM_NT_BYTES=((long)1<<40)"` (streaming vs ordinary, median us): LayerNorm
+ * forward 1689 vs 1443, backward 2632 vs 2055, BatchNorm forward 2341 vs 2179, backward 3694
+ * vs 3745. The activations keep their own rule (DG_STREAM_BYTES, activation.c): at 16M
+ * float32 (128 MiB touched) streaming measured faster there too. */
 #ifndef DG_NORM_NT_BYTES
 #define DG_NORM_NT_BYTES ((int64_t)8 << 20)
 #endif
+/* 1 when a call whose output has out_bytes and that touches `arrays` arrays of that size
+ * writes with non-temporal stores (see DG_NORM_NT_BYTES). */
+static int dg_norm_streams(int64_t out_bytes, int64_t arrays) {
+    return out_bytes >= DG_NORM_NT_BYTES && arrays * out_bytes >= dg_norm_stream_touch();
+}
 /* Elements per L1 buffer that a row kernel fills before streaming it out. */
 #define DG_NT_CHUNK 512
 

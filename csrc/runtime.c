@@ -4,9 +4,12 @@
  * The CPU's best level is found once with __builtin_cpu_supports. The active level
  * is min(best, requested); the request comes from dg_set_isa() or, at first use,
  * from the environment variable DEEPGRAD_SIMD=avx512|avx2|portable.
+ * Also: how the exp-based activations treat special inputs, and when the norm kernels
+ * stream their outputs (deepgrad.h).
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <omp.h>
 
 #include "dg_internal.h"
@@ -95,6 +98,35 @@ int dg_special_mode(void) { return __atomic_load_n(&special_mode, __ATOMIC_RELAX
 void dg_set_special_mode(int mode) {
     if (mode >= DG_SPECIAL_ADAPTIVE && mode <= DG_SPECIAL_NEVER)
         __atomic_store_n(&special_mode, mode, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------ streaming stores */
+
+static int64_t stream_touch = -1;   /* relaxed atomic; -1: a quarter of the last-level cache */
+
+/* A quarter of the largest cache level sysconf reports (glibc: from cpuid), 8 MiB if none:
+ * on the 32 MiB L3 of the AMD machine the kernels were tuned on that is their 8 MiB. */
+static int64_t llc_quarter(void) {
+    static int64_t cached = -1;
+    int64_t q = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (q >= 0) return q;
+    long llc = -1;
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+    llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (llc <= 0) llc = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    q = llc > 0 ? (int64_t)llc / 4 : ((int64_t)8 << 20);
+    __atomic_store_n(&cached, q, __ATOMIC_RELAXED);
+    return q;
+}
+
+int64_t dg_norm_stream_touch(void) {
+    int64_t t = __atomic_load_n(&stream_touch, __ATOMIC_RELAXED);
+    return t >= 0 ? t : llc_quarter();
+}
+
+void dg_set_norm_stream_touch(int64_t bytes) {
+    __atomic_store_n(&stream_touch, bytes < 0 ? (int64_t)-1 : bytes, __ATOMIC_RELAXED);
 }
 
 int dg_fp_status_flags(int clear) {

@@ -5,7 +5,7 @@ import pytest
 from _numeric import central_difference
 
 import deepgrad
-from deepgrad import ops
+from deepgrad import _core, ops
 
 DTYPES = [np.float32, np.float64]
 # |got - want| <= ATOL + RTOL |want| against float64 references, per dtype of the kernel
@@ -595,11 +595,57 @@ def test_fast_paths_still_reject_overlap_and_odd_arguments(rng):
 
 # ------------------------------------------------------- large outputs (streaming stores)
 
+@pytest.fixture
+def stream_every_large_output():
+    """Every norm output of 8 MiB or more streams (the rule without the cache-size term)."""
+    _core.set_norm_stream_touch(0)
+    yield
+    _core.set_norm_stream_touch(None)
+
+
+def test_the_streaming_rule_follows_the_last_level_cache_unless_set():
+    auto = _core.norm_stream_touch()
+    assert auto > 0  # a quarter of the last-level cache (8 MiB when the OS reports none)
+    try:
+        _core.set_norm_stream_touch(12345)
+        assert _core.norm_stream_touch() == 12345
+        _core.set_norm_stream_touch(0)
+        assert _core.norm_stream_touch() == 0
+    finally:
+        _core.set_norm_stream_touch(None)
+    assert _core.norm_stream_touch() == auto
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_large_outputs_give_the_same_bits_streamed_or_not(rng, dtype):
+    """The store kind changes where the output goes, never its value."""
+    shape = ((8 << 20) // (512 * np.dtype(dtype).itemsize) + 1, 512)
+    x = data(rng, shape, dtype, offset=3.0)
+    g = data(rng, shape, dtype)
+    w, b = data(rng, 512, dtype, 1.0, 0.1), data(rng, 512, dtype, 0.0, 0.1)
+    results = []
+    for touch in (0, 1 << 62):  # every large output streams / none does
+        _core.set_norm_stream_touch(touch)
+        try:
+            y, m, r = ops.layer_norm(x, w, b, return_stats=True)
+            gx, gw, gb = ops.layer_norm_backward(g, x, m, r, w)
+            rm, rv = np.zeros(512, dtype), np.ones(512, dtype)
+            yb, bm, br = ops.batch_norm(x, w, b, rm, rv, training=True, return_stats=True)
+            gxb, gwb, gbb = ops.batch_norm_backward(g, x, bm, br, w, True)
+            results.append([y, gx, gw, gb, yb, gxb, gwb, gbb, rm, rv])
+        finally:
+            _core.set_norm_stream_touch(None)
+    for a, c in zip(*results):
+        np.testing.assert_array_equal(a, c)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("offset_out", [False, True], ids=["aligned-out", "out-offset-by-one"])
-def test_outputs_of_8_mib_and_more_take_the_streaming_store_path(simd_path, rng, dtype, offset_out):
-    """Outputs of >= 8 MiB are written with non-temporal stores (csrc/norm.inc); check them
-    against the references, also with an output that starts one element past a 64-byte line."""
+def test_outputs_of_8_mib_and_more_take_the_streaming_store_path(simd_path, rng, dtype, offset_out,
+                                                                stream_every_large_output):
+    """Outputs of >= 8 MiB are written with non-temporal stores (csrc/norm.inc; forced here,
+    whatever the size of the last-level cache); check them against the references, also with
+    an output that starts one element past a 64-byte line."""
     rows = (8 << 20) // (1000 * np.dtype(dtype).itemsize) + 3  # just above 8 MiB, odd row count
     shape = (rows, 1000)
     x = data(rng, shape, dtype, offset=3.0)

@@ -66,6 +66,18 @@ def set_special_mode(mode):
     dg_set_special_mode(SPECIAL_MODES[mode])
 
 
+def norm_stream_touch():
+    """Bytes a norm call must touch for its output (of 8 MiB or more) to be written with
+    streaming stores: a quarter of the last-level cache unless set (deepgrad.h)."""
+    return dg_norm_stream_touch()
+
+
+def set_norm_stream_touch(nbytes):
+    """Override norm_stream_touch() (0: every output of 8 MiB or more streams; None or -1:
+    back to the cache-based figure). For tests and measurements; results do not change."""
+    dg_set_norm_stream_touch(-1 if nbytes is None else int(nbytes))
+
+
 def fp_status_flags(bint clear=False):
     """The calling thread's x86 floating-point status flags (MXCSR bits 0-5), or -1; for tests."""
     return dg_fp_status_flags(clear)

@@ -14,6 +14,8 @@ cdef extern from "deepgrad.h" nogil:
     int dg_special_mode()
     void dg_set_special_mode(int mode)
     int dg_fp_status_flags(int clear)
+    int64_t dg_norm_stream_touch()
+    void dg_set_norm_stream_touch(int64_t nbytes)
 
     # ---- activations (csrc/activation.c)
     void relu_forward_f32(float *out, const float *x, int64_t n)
