@@ -104,8 +104,9 @@ void dg_set_special_mode(int mode) {
 
 static int64_t stream_touch = -1;   /* relaxed atomic; -1: a quarter of the last-level cache */
 
-/* A quarter of the largest cache level sysconf reports (glibc: from cpuid), 8 MiB if none:
- * on the 32 MiB L3 of the AMD machine the kernels were tuned on that is their 8 MiB. */
+/* A quarter of the L3 that sysconf reports (glibc: from cpuid; the L2 where it reports no
+ * L3, 8 MiB where neither): on the 32 MiB L3 of the AMD machine the kernels were tuned on
+ * that is their 8 MiB. */
 static int64_t llc_quarter(void) {
     static int64_t cached = -1;
     int64_t q = __atomic_load_n(&cached, __ATOMIC_RELAXED);
