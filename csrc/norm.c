@@ -52,18 +52,24 @@
  * kernel). On the AMD machine (32 MiB L3) that is every output of 8 MiB or more, as before
  * the cache-size rule. On the Intel Xeon (480 MiB L3 reported) the 4096x1024 float32 arrays
  * (16 MiB) stay in L3 between calls, and ordinary stores measured faster:
- * `python tools/ab_norm.py --rows 4096 --dir fwd|bwd [--norm bn] base
- * "plain=-DDG_NORM_NT_BYTES=((long)1<<40)"` (streaming vs ordinary, median us): LayerNorm
- * forward 1689 vs 1443, backward 2632 vs 2055, BatchNorm forward 2341 vs 2179, backward 3694
- * vs 3745. The activations keep their own rule (DG_STREAM_BYTES, activation.c): at 16M
+ * `python tools/ab_norm.py --rows 4096 --dir fwd|bwd [--norm bn] --trials 7 base
+ * "stream=-DDG_NORM_STREAM_TOUCH=0"` (ordinary vs streaming, median us): LayerNorm forward
+ * 1360 vs 1803, backward 2057 vs 2709, BatchNorm forward 2099 vs 3191, backward 3473
+ * vs 3720. The activations keep their own rule (DG_STREAM_BYTES, activation.c): at 16M
  * float32 (128 MiB touched) streaming measured faster there too. */
 #ifndef DG_NORM_NT_BYTES
 #define DG_NORM_NT_BYTES ((int64_t)8 << 20)
 #endif
 /* 1 when a call whose output has out_bytes and that touches `arrays` arrays of that size
- * writes with non-temporal stores (see DG_NORM_NT_BYTES). */
+ * writes with non-temporal stores (see DG_NORM_NT_BYTES; -DDG_NORM_STREAM_TOUCH=0 builds
+ * the old rule, every output of DG_NORM_NT_BYTES or more streaming). */
 static int dg_norm_streams(int64_t out_bytes, int64_t arrays) {
-    return out_bytes >= DG_NORM_NT_BYTES && arrays * out_bytes >= dg_norm_stream_touch();
+#ifdef DG_NORM_STREAM_TOUCH /* a fixed figure instead of the runtime's (A/B builds) */
+    const int64_t touch = DG_NORM_STREAM_TOUCH;
+#else
+    const int64_t touch = dg_norm_stream_touch();
+#endif
+    return out_bytes >= DG_NORM_NT_BYTES && arrays * out_bytes >= touch;
 }
 /* Elements per L1 buffer that a row kernel fills before streaming it out. */
 #define DG_NT_CHUNK 512
@@ -147,14 +153,15 @@ static inline double dg_tot_total(double *tot) {
  * 151 vs 211 us; median of 300 calls of layernorm_backward_f32 from a C harness (not in the
  * repository): with dweight and dbias 186 -> 118-127 us, without 113 -> 103; 64x1024 (in L2)
  * 31 -> 21 us. The same prefetch of the output row in the LayerNorm forward (one store per
- * vector) measured slower (ab_norm --dir fwd: 87 -> 93 us). */
+ * vector) measured slower (ab_norm --dir fwd against a variant not kept: 87 -> 93 us). */
 #ifndef DG_NORM_PREFETCH_DINP
 #define DG_NORM_PREFETCH_DINP 1
 #endif
 /* BatchNorm, cache-sized arrays: the apply pass (forward) and the dinp pass (backward)
  * fetch the next pair of output rows for writing while they compute this pair (as
  * DG_NORM_PREFETCH_DINP). `python tools/ab_norm.py --norm bn --rows 256 --dir fwd|bwd` against
- * -DDG_BN_PREFETCH_OUT=0: forward 124 vs 128 us, backward 211 vs 225 us (two pairs ahead, =2,
+ * -DDG_BN_PREFETCH_OUT=0: forward 124 vs 128 us, backward 211 vs 225 us. The value is how many
+ * pairs ahead (0: no prefetch; two pairs ahead, =2,
  * was slower than one). */
 #ifndef DG_BN_PREFETCH_OUT
 #define DG_BN_PREFETCH_OUT 1
