@@ -113,7 +113,9 @@ static inline double dg_tot_total(double *tot) {
 /* BatchNorm column reductions: rows summed in the input's type before they are
  * added into the double sums, and rows per group (one load and store of the partials
  * per group). */
+#ifndef DG_BN_SUB
 #define DG_BN_SUB 16
+#endif
 #define DG_BN_GROUP 4 /* bn_rows_sums handles the shorter groups 1..3 */
 
 /* BatchNorm backward dinp pass: rows before the current pair whose next two are
