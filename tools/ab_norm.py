@@ -5,7 +5,8 @@
         base "nt0=-DDG_NORM_NT_BYTES=0" "pf0=-DDG_LN_PREFETCH_ROWS=0"
 
 Each variant NAME=FLAGS (FLAGS: -D... overriding norm.c's #ifndef constants; "base" alone:
-no flags) gets norm.c compiled with them and linked with the in-place build's other objects
+no flags; a first flag @REV: the csrc/ of git revision REV instead of the working tree's,
+e.g. "before=@HEAD~1" against "base") gets norm.c compiled with them and linked with the in-place build's other objects
 into /tmp/dg_ab_norm/NAME/, then loaded as its own module (a separate copy of the C state,
 1 thread). LayerNorm (--norm ln) or BatchNorm in training (--norm bn) of a float32
 (rows, 1024) array; every trial runs the variants in rotated order:
@@ -29,8 +30,20 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def source_at(rev, outdir):
+    """csrc/ of git revision `rev` extracted under outdir (for variants "NAME=@REV")"""
+    d = os.path.join(outdir, "src-" + rev.replace("/", "_"))
+    if not os.path.isdir(os.path.join(d, "csrc")):
+        os.makedirs(d, exist_ok=True)
+        tar = subprocess.run(["git", "-C", ROOT, "archive", rev, "csrc"], check=True,
+                             capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", d], input=tar, check=True)
+    return os.path.join(d, "csrc")
+
+
 def build(name, flags, outdir):
-    """norm.c with `flags` + the in-place build's other objects -> outdir/NAME/_core*.so"""
+    """norm.c with `flags` + the in-place build's other objects -> outdir/NAME/_core*.so
+    (flags ["@REV", ...]: norm.c and the headers of git revision REV instead of the tree's)"""
     temp = glob.glob(os.path.join(ROOT, "build", "temp.*"))
     if not temp:
         sys.exit("build the extension in place first (python setup.py build_ext --inplace)")
@@ -39,9 +52,12 @@ def build(name, flags, outdir):
     d = os.path.join(outdir, name)
     os.makedirs(d, exist_ok=True)
     so = os.path.join(d, "_core" + sysconfig.get_config_var("EXT_SUFFIX"))
+    csrc = os.path.join(ROOT, "csrc")
+    if flags and flags[0].startswith("@"):
+        csrc, flags = source_at(flags[0][1:], outdir), flags[1:]
     base = ["gcc", "-DNDEBUG", "-fwrapv", "-O3", "-fPIC", "-std=gnu11", "-fopenmp", "-fno-math-errno",
-            "-DNPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION", "-I" + os.path.join(ROOT, "csrc")]
-    subprocess.run(base + flags + ["-c", os.path.join(ROOT, "csrc", "norm.c"), "-o",
+            "-DNPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION", "-I" + csrc]
+    subprocess.run(base + flags + ["-c", os.path.join(csrc, "norm.c"), "-o",
                                    os.path.join(d, "norm.o")], check=True)
     subprocess.run(["gcc", "-shared", "-fopenmp", *objs, os.path.join(d, "norm.o"), "-o", so], check=True)
     spec = importlib.util.spec_from_file_location(f"ab_{name}._core", so)
