@@ -371,7 +371,7 @@ def test_huge_offsets(rng, dtype):
 @pytest.mark.parametrize("lead", [0.7, 1.0, 3.0, 1e3], ids=lambda v: f"lead{v:g}")
 def test_layer_norm_shift_far_from_the_mean(simd_path, rng, dtype, lead):
     """The one-pass LayerNorm statistics take their shift from the first 16 values of a
-    row (csrc/norm.inc:norm_forward_rows_body); rows whose first values sit `lead`
+    row (csrc/norm.inc: norm_row_shift, norm_row_finish); rows whose first values sit `lead`
     standard deviations off the mean take the one-pass path (0.7) or the two-pass
     fallback (3, 1e3 and 1 on the border), and all must match the float64 reference.
     At 1e3 the shift is ~80 final standard deviations off: one pass would lose ~4 digits."""
@@ -425,6 +425,30 @@ def test_non_contiguous_and_fortran_input(rng, dtype):
         _, m, r = ops.layer_norm(x, w, b, return_stats=True)
         close(ops.layer_norm_backward(g, x, m, r, w)[0], ln_bwd_ref(g, x, w)[0], GRAD_TOL[dtype])
         np.testing.assert_array_equal(x, before)  # inputs untouched
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rms", [False, True], ids=["layer_norm", "rms_norm"])
+def test_pipelined_rows_mix_one_pass_and_two_pass_statistics(rng, dtype, rms):
+    """The cache-sized forward takes the sums of row r + 1 in the loop that writes row r
+    (csrc/norm.inc: norm_forward_pipelined); rows that need the two-pass fallback (their
+    first 16 values 1e3 standard deviations off the mean) sit first, between and last
+    among one-pass rows, each row with its own offset, and every row must match the
+    float64 reference whatever its neighbours."""
+    rows, n = 7, 1000
+    x = data(rng, (rows, n), dtype) + np.arange(rows, dtype=dtype)[:, None] * 100
+    for r in (0, 2, 3, 6):
+        x[r, :16] += dtype(1e3)
+    w, b = data(rng, n, dtype), data(rng, n, dtype)
+    if rms:
+        y, r = ops.rms_norm(x, w, eps=1e-6, return_stats=True)
+        y_ref, r_ref = rms_ref(x, w)
+    else:
+        y, m, r = ops.layer_norm(x, w, b, return_stats=True)
+        y_ref, m_ref, r_ref = ln_ref(x, w, b)
+        close(m, m_ref, TOL[dtype], "mean")
+    close(y, y_ref, TOL[dtype], "y")
+    close(r, r_ref, TOL[dtype], "rstd")
 
 
 def test_nan_and_inf_propagate_to_their_row_only():
