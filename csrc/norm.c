@@ -147,7 +147,8 @@ static inline double dg_tot_total(double *tot) {
 #define DG_NORM_PF_ROWS_CACHE 1 /* the same for cache-sized inputs */
 #endif
 /* LayerNorm/RMSNorm backward, cache-sized arrays: the row sums of a row fetch its dinp row
- * for writing (prefetchw), so that the dinp pass that follows stores into lines already in
+ * for writing (__builtin_prefetch(p, 1, 3): prefetcht0 on the x86-64-v4 target, which has no
+ * PRFCHW; a build with prefetchw measured the same), so that the dinp pass that follows stores into lines already in
  * L1. Without it every dinp line is a store miss; stores retire in order, and on the Intel
  * Xeon the store buffer then fills behind the misses (most with the three stores per vector
  * of the pass that also adds the parameter-gradient terms). 256x1024 float32, 1 thread:

@@ -32,7 +32,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def source_at(rev, outdir):
     """csrc/ of git revision `rev` extracted under outdir (for variants "NAME=@REV")"""
-    d = os.path.join(outdir, "src-" + rev.replace("/", "_"))
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--verify", rev + "^{commit}"],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    d = os.path.join(outdir, "src-" + commit)  # by commit: HEAD moves, a hash does not
     if not os.path.isdir(os.path.join(d, "csrc")):
         os.makedirs(d, exist_ok=True)
         tar = subprocess.run(["git", "-C", ROOT, "archive", rev, "csrc"], check=True,
