@@ -8,7 +8,7 @@ Each variant NAME=FLAGS (FLAGS: -D... overriding norm.c's #ifndef constants; "ba
 no flags; a first flag @REV: the csrc/ of git revision REV instead of the working tree's,
 e.g. "before=@HEAD~1" against "base") gets norm.c compiled with them and linked with the in-place build's other objects
 into /tmp/dg_ab_norm/NAME/, then loaded as its own module (a separate copy of the C state,
-1 thread). LayerNorm (--norm ln) or BatchNorm in training (--norm bn) of a float32
+1 thread, or --threads N). LayerNorm (--norm ln) or BatchNorm in training (--norm bn) of a float32
 (rows, 1024) array; every trial runs the variants in rotated order:
   --mode fresh: new copies of x, dout and out (pages touched) per call, one timed call;
   --mode reuse: the same arrays, one warm call then one timed call;
@@ -65,7 +65,6 @@ def build(name, flags, outdir):
     spec = importlib.util.spec_from_file_location(f"ab_{name}._core", so)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    mod.set_num_threads(1)
     return mod
 
 
@@ -76,6 +75,7 @@ def main():
     ap.add_argument("--dir", choices=["fwd", "bwd"], default="fwd")
     ap.add_argument("--mode", choices=["fresh", "reuse", "block"], default="block")
     ap.add_argument("--trials", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--outdir", default="/tmp/dg_ab_norm")
     ap.add_argument("variants", nargs="+", help='NAME or "NAME=-DFOO=1 -DBAR=2"')
     a = ap.parse_args()
@@ -83,6 +83,7 @@ def main():
     for v in a.variants:
         name, _, flags = v.partition("=")
         mods[name] = build(name, flags.split(), a.outdir)
+        mods[name].set_num_threads(a.threads)
     names = list(mods)
     rows, cols, eps = a.rows, 1024, 1e-5
     rng = np.random.default_rng(0)
@@ -126,7 +127,7 @@ def main():
     for n in names:
         v = np.array(res[n])
         same = all(np.array_equal(p, q) for p, q in zip(first[n], ref))
-        print(f"{a.norm} {rows}x{cols} {a.dir} {a.mode:5s} {n:12s} median {np.median(v):8.1f}  "
+        print(f"{a.norm} {rows}x{cols} {a.dir} t={a.threads} {a.mode:5s} {n:12s} median {np.median(v):8.1f}  "
               f"q25 {np.percentile(v, 25):8.1f}  q75 {np.percentile(v, 75):8.1f}  n={len(v)}  "
               f"same bits as {names[0]}: {same}")
 
