@@ -1,6 +1,8 @@
 """How close the norm kernels are to the bytes they must move -- and how far PyTorch is.
 
-    python tools/norm_floor.py [--rows 4096] [--trials 9]
+    python tools/norm_floor.py [--rows 4096] [--trials 9] [--no-torch]
+
+(deepgrad as installed; with an in-place build, PYTHONPATH=src.)
 
 One thread, float32 (rows, 1024), every contender timed in the same process, the
 trials interleaved (each trial runs every contender, median of 5 calls after 2 warm
@@ -30,15 +32,12 @@ largest ratio any kernel could reach against PyTorch at this speed of memory, an
 deepgrad's time over the floor.
 """
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
-import deepgrad  # noqa: E402
-from deepgrad import ops  # noqa: E402
+import deepgrad
+from deepgrad import ops
 
 try:
     import torch
@@ -48,7 +47,7 @@ except ImportError:
 EPS = 1e-5
 
 
-def contenders(rows, cols=1024):
+def contenders(rows, cols=1024, with_torch=True):
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((rows, cols)) * 2 + 0.5).astype(np.float32)
     g = rng.standard_normal((rows, cols)).astype(np.float32)
@@ -71,7 +70,7 @@ def contenders(rows, cols=1024):
         "batchnorm bwd": lambda: ops.batch_norm_backward(g, x, bm, br, w, True, grad_weight=gw,
                                                          grad_bias=gb, out=out),
     }
-    if torch is not None:
+    if torch is not None and with_torch:
         tx, tg, tw, tb, trm, trv = (torch.from_numpy(v) for v in (x, g, w, b, rm.copy(), rv.copy()))
         _, tlm, tlr = torch.ops.aten.native_layer_norm(tx, [cols], tw, tb, EPS)
         _, tbm, tbr = torch.ops.aten.native_batch_norm(tx, tw, tb, trm, trv, True, 0.1, EPS)
@@ -94,11 +93,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=4096)
     ap.add_argument("--trials", type=int, default=9)
+    ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     a = ap.parse_args()
     deepgrad.set_num_threads(1)
     if torch is not None:
         torch.set_num_threads(1)
-    c = contenders(a.rows)
+    c = contenders(a.rows, with_torch=not a.no_torch)
     names = list(c)
     res = {n: [] for n in names}
     for t in range(a.trials):
