@@ -112,7 +112,10 @@ static inline double dg_tot_total(double *tot) {
 
 /* BatchNorm column reductions: rows summed in the input's type before they are
  * added into the double sums, and rows per group (one load and store of the partials
- * per group). */
+ * per group). DG_BN_SUB also bounds the rounding amplification of the forward statistics
+ * (at most DG_BN_SUB + 1, bn_stats_block_body). 32 would double that bound and measured
+ * no faster on the BatchNorm forward 256x1024 float32 (`python tools/ab_norm.py --norm bn
+ * --rows 256 --dir fwd base "s32=-DDG_BN_SUB=32"`: 67.7 vs 67.3 us). */
 #ifndef DG_BN_SUB
 #define DG_BN_SUB 16
 #endif
@@ -148,10 +151,10 @@ static inline double dg_tot_total(double *tot) {
 #endif
 /* LayerNorm/RMSNorm backward, cache-sized arrays: the row sums of a row fetch its dinp row
  * for writing (__builtin_prefetch(p, 1, 3): prefetcht0 on the x86-64-v4 target, which has no
- * PRFCHW; a build with prefetchw measured the same), so that the dinp pass that follows stores into lines already in
- * L1. Without it every dinp line is a store miss; stores retire in order, and on the Intel
- * Xeon the store buffer then fills behind the misses (most with the three stores per vector
- * of the pass that also adds the parameter-gradient terms). 256x1024 float32, 1 thread:
+ * PRFCHW; a build with prefetchw measured the same), so that the dinp pass that follows
+ * stores into lines already in L1. Without it every dinp line is a store miss; stores retire
+ * in order, and on the Intel Xeon the store buffer then fills behind the misses (most with
+ * the three stores per vector of the pass that also adds the parameter-gradient terms). 256x1024 float32, 1 thread:
  * `python tools/ab_norm.py --rows 256 --dir bwd base "nopf=-DDG_NORM_PREFETCH_DINP=0"`
  * 151 vs 211 us; median of 300 calls of layernorm_backward_f32 from a C harness (not in the
  * repository): with dweight and dbias 186 -> 118-127 us, without 113 -> 103; 64x1024 (in L2)
@@ -164,8 +167,7 @@ static inline double dg_tot_total(double *tot) {
  * fetch the next pair of output rows for writing while they compute this pair (as
  * DG_NORM_PREFETCH_DINP). `python tools/ab_norm.py --norm bn --rows 256 --dir fwd|bwd` against
  * -DDG_BN_PREFETCH_OUT=0: forward 124 vs 128 us, backward 211 vs 225 us. The value is how many
- * pairs ahead (0: no prefetch; two pairs ahead, =2,
- * was slower than one). */
+ * pairs ahead (0: no prefetch; two pairs ahead, =2, was slower than one). */
 #ifndef DG_BN_PREFETCH_OUT
 #define DG_BN_PREFETCH_OUT 1
 #endif

@@ -6,10 +6,10 @@
 
 Each variant NAME=FLAGS (FLAGS: -D... overriding norm.c's #ifndef constants; "base" alone:
 no flags; a first flag @REV: the csrc/ of git revision REV instead of the working tree's,
-e.g. "before=@HEAD~1" against "base") gets norm.c compiled with them and linked with the in-place build's other objects
-into /tmp/dg_ab_norm/NAME/, then loaded as its own module (a separate copy of the C state,
-1 thread, or --threads N). LayerNorm (--norm ln) or BatchNorm in training (--norm bn) of a float32
-(rows, 1024) array; every trial runs the variants in rotated order:
+e.g. "before=@HEAD~1" against "base") gets norm.c compiled with them and linked with the
+in-place build's other objects into /tmp/dg_ab_norm/NAME/, then loaded as its own module (a
+separate copy of the C state; 1 thread, or --threads N). LayerNorm (--norm ln) or BatchNorm
+in training (--norm bn) of a float32 (rows, 1024) array; every trial runs the variants in rotated order:
   --mode fresh: new copies of x, dout and out (pages touched) per call, one timed call;
   --mode reuse: the same arrays, one warm call then one timed call;
   --mode block: the same arrays, 8 calls in a row, median of the last 5 (pytest-benchmark's
