@@ -5,7 +5,7 @@
  * (DG_UNARY_LOOPS_FMA_X512 / DG_BINARY_LOOPS_FMA_X512), the AVX2 and portable slots (and all
  * float64 kernels) keep the auto-vectorized scalar formulas, which are also the reference.
  *
- * Two kinds of kernel live here:
+ * Three kinds of kernel live here:
  *  - general kernels, valid for every float: the algorithms of the scalar *_fma functions of
  *    activation.inc / dg_math.h, written with the instructions the auto-vectorizer does not use:
  *      _mm512_roundscale_ps   n = round(x / ln2) without the magic-number trick
@@ -14,9 +14,11 @@
  *                             no two-step scaling)
  *      _mm512_rcp14_ps        1/d to 2^-14, refined by Newton steps with fma instead of vdivps
  *      masked loads / stores  for the tail (no scalar tail loop)
- *  - fast paths of sigmoid, silu and tanh for moderate |x| ("The fast path" below): one Pade
+ *  - fast paths of sigmoid and silu for moderate |x| ("The fast path" below): one Pade
  *    quotient and one vdivps per element; lanes out of their range use the general kernel.
- * The GELUs are float only (no double halves; piecewise tables for Phi, dg_gelu_table.h).
+ *  - piecewise polynomials, coefficients picked per lane by vpermt2ps (dgv_piecewise): tanh
+ *    (all of it: no exp), and parts of the GELUs (the functions of a in Phi, dg_gelu_table.h).
+ * These kernels are float only (no double halves).
  * Speed before -> after each step: the comments above the kernels and the commit messages;
  * today's figures: docs/activations.md ("What an activation costs").
  *
@@ -39,7 +41,6 @@
 #define DGV_LN2_HI 0.693145751953125f
 #define DGV_LN2_LO 1.42860682030941723e-06f
 #define DGV_EXP_LO -120.0f      /* e^x below this times any |m| <= 2^20 rounds to 0 */
-#define DGV_EXPM1_LO -30.0f     /* e^x - 1 rounds to -1 below this */
 #define DGV_MMAX 1000.0f        /* silu: the negative multiplier is clamped here (as the scalar) */
 #define DGV_ROUND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
@@ -352,73 +353,62 @@ static DGV_TARGET inline __m512 dgv_silu_pade(__m512 v) {
 DGV_UNARY_LOOP_PADE(dg_silu_forward_avx512_f32, dgv_silu_pade, dgv_silu, DGV_SILU_PADE_MAX)
 
 /*
- * tanh(x) = sign(x) (-m / (2 + m)),  m = e^w - 1,  w = -2a,  a = min(|x|, 15) (w >= EXPM1_LO).
- * expm1: w = n ln2 + r, q = e^r - 1 = r + r^2 (1/2 + r P(r)) (dg_expm1_poly_f32),
- *   m = 2^n q + (2^n - 1)   (2^n - 1 exact for n >= -24)
- * which keeps full relative accuracy near 0 (n = 0: m = q; subnormal x: m = w exactly).
- * Evaluated in r' = -r/2 = a + n ln2/2 (w = -2a is never formed; from q' on every
- * intermediate is the one of the form above times an exact power of two):
- *   q' = -q/2 = r' - r'^2 S(r'),  S(r') = 2 (1/2 + r P(r)) = 1 - 4 c3 r' + 8 c4 r'^2 - 16 c5 r'^3 + 32 c6 r'^4
- *   -m = (1 - 2^n) - (-2 2^n) q'   with -2 2^n = scalef(-2, n) and 1 - 2^n = fma(-2 2^n, 1/2, 1).
- * r' in ONE fma with ln2 rounded to float (no Cody-Waite split): n = 0 is exact, and for
- * n != 0 the error |n| (ln2_f - ln2)/2 <= |n| 1e-9 moves m by <= 2^n |n| 3e-9 <= 1.5e-9,
- * under 0.1 ulp of |t| >= 0.17 (|n| <= 22 since a <= 15). Measured: max error unchanged.
- * The quotient t = num / d, num = -m >= 0, d = 2 - num in [1, 2]: t0 = num y, y = rcp14(d)
- * (relative error <= 2^-14), then one residual correction t = t0 + y (num - d t0) (error
- * 2^-28 + the final rounding). Max error 2.51 ulp (tests/test_activation_accuracy.py).
- * tanh(+-inf) = +-1, tanh(-0) = -0, NaN propagates (the clamp keeps NaN; the sign is
- * copied bitwise).
+ * Piecewise polynomials (tanh, and H and D of the GELUs below): f(a) for 0 <= a < 16 as
+ * 32 pieces of width 1/2, piece k = round(2a) a polynomial of degree 6 in u = a - k/2
+ * (|u| <= 1/4), its coefficients tab[j][k] picked by one vpermt2ps each from two registers
+ * (no gather), evaluated by Estrin's scheme. k and u come from adding 1.5 2^22 (that rounds a
+ * to a multiple of 1/2; k sits in the low bits of the sum, and u is exact). The tables are
+ * the output of tools/fit_math.py (fit_pieces).
+ * These vector functions are large: GCC would call some of them out of line (reloading every
+ * constant per call); always_inline keeps them in their loops.
  */
-static DGV_TARGET inline __m512 dgv_tanh(__m512 v) {
+#define DGV_PIECES_INLINE static DGV_TARGET inline __attribute__((always_inline))
+DGV_PIECES_INLINE __m512 dgv_piecewise(const float (*tab)[32], __m512 a) {
+    const __m512 magic = dgv_set1(6291456.0f);   /* 1.5 2^22: ulp 1/2 */
+    __m512 t = _mm512_add_ps(a, magic);          /* k = round(2a) in the low bits */
+    __m512i k = _mm512_castps_si512(t);
+    __m512 u = _mm512_sub_ps(a, _mm512_sub_ps(t, magic));
+#define DGV_PIECE_COEF(j) _mm512_permutex2var_ps(_mm512_loadu_ps(&tab[j][0]), k, _mm512_loadu_ps(&tab[j][16]))
+    __m512 u2 = _mm512_mul_ps(u, u);
+    __m512 p01 = _mm512_fmadd_ps(DGV_PIECE_COEF(1), u, DGV_PIECE_COEF(0));
+    __m512 p23 = _mm512_fmadd_ps(DGV_PIECE_COEF(3), u, DGV_PIECE_COEF(2));
+    __m512 p45 = _mm512_fmadd_ps(DGV_PIECE_COEF(5), u, DGV_PIECE_COEF(4));
+    __m512 p46 = _mm512_fmadd_ps(DGV_PIECE_COEF(6), u2, p45);
+#undef DGV_PIECE_COEF
+    return _mm512_fmadd_ps(_mm512_fmadd_ps(p46, u2, p23), u2, p01);
+}
+
+/*
+ * tanh(x) = sign(x) T(a), a = min(|x|, 9.5), T the piecewise polynomial dg_tanh_f32
+ * (dg_tanh_table.h: pieces 0-18 fitted to tanh on [0, 9.25], 7.7e-8 relative; pieces 19-31
+ * the constant 1). No exp, no division, no branch: ~20 instructions per 16 elements, 7 of
+ * them vpermt2ps on their own port.
+ *   - Piece 0 is u + c2 u^2 + ... (constant 0, linear term exactly 1): tanh(x) = x where x^2 is
+ *     negligible, tanh(+-0) = +-0 (the sign is copied bitwise, as for every x).
+ *   - From a = 9.25 on the result is exactly 1 (tanh rounds to 1 beyond 9.01; between the two
+ *     the polynomial may give 1 - 2^-24, one ulp), tanh(+-inf) = +-1.
+ *   - NaN propagates: vminps returns its second source, |x|, when either is NaN.
+ * Max error 2.5 ulp (measured on a dense grid of every 97th float in [2^-31, 11]; test:
+ * tests/test_activation_accuracy.py). It replaced the expm1 formula with a Pade fast path
+ * (one vdivps per vector), which cost 0.212 ns/element against this kernel's 0.170 on an
+ * Intel Xeon (64K float32, a C harness calling the loops directly; not in the repository);
+ * the Pade form had measured 8.0 cycles per 16 elements on Zen 5, where this one has not
+ * been measured. Float64 and the AVX2 / portable slots keep the expm1 formula of
+ * activation.inc (tanh_scalar).
+ */
+#include "dg_tanh_table.h"
+DGV_PIECES_INLINE __m512 dgv_tanh(__m512 v) {
     const __m512i sign = _mm512_set1_epi32(INT32_MIN);
-    __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(v)));
-    /* vminps returns its second source when either is NaN */
-    __m512 a = _mm512_min_ps(dgv_set1(-0.5f * DGV_EXPM1_LO), ax);
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(a, dgv_set1(-2.0f * DGV_LOG2E)), DGV_ROUND);
-    __m512 rp = _mm512_fmadd_ps(n, dgv_set1(0.5f * 0.693147180559945309f), a);
-    __m512 s = dgv_set1(32.0f * dg_expm1_poly_f32[3]);
-    s = _mm512_fmadd_ps(s, rp, dgv_set1(-16.0f * dg_expm1_poly_f32[2]));
-    s = _mm512_fmadd_ps(s, rp, dgv_set1(8.0f * dg_expm1_poly_f32[1]));
-    s = _mm512_fmadd_ps(s, rp, dgv_set1(-4.0f * dg_expm1_poly_f32[0]));
-    s = _mm512_fmadd_ps(s, rp, dgv_set1(1.0f));
-    __m512 qh = _mm512_fnmadd_ps(_mm512_mul_ps(rp, rp), s, rp);          /* q' = -q/2 */
-    __m512 p2n = _mm512_scalef_ps(dgv_set1(-2.0f), n);                    /* -2 2^n */
-    __m512 omp = _mm512_fmadd_ps(p2n, dgv_set1(0.5f), dgv_set1(1.0f));    /* 1 - 2^n */
-    __m512 num = _mm512_fnmadd_ps(p2n, qh, omp);                         /* -m >= 0 */
-    __m512 d = _mm512_sub_ps(dgv_set1(2.0f), num);                       /* in [1, 2] */
-    __m512 y = _mm512_rcp14_ps(d);
-    __m512 t0 = _mm512_mul_ps(num, y);
-    __m512 t = _mm512_fmadd_ps(_mm512_fnmadd_ps(d, t0, num), y, t0);
+    __m512 t = dgv_piecewise(dg_tanh_f32, _mm512_min_ps(dgv_set1(9.5f), _mm512_abs_ps(v)));
     /* copysign(t, x): bit select, sign from x, the rest from t */
-    __m512i res = _mm512_ternarylogic_epi32(sign, _mm512_castps_si512(v), _mm512_castps_si512(t), 0xCA);
-    return _mm512_castsi512_ps(res);
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(sign, _mm512_castps_si512(v), _mm512_castps_si512(t), 0xCA));
 }
-/* fast path (|x| <= 43): e^{-2x} = P A / B, P = 2^n, and
- *   tanh(x) = (B - P A) / (B + P A) = (E (1 - P) - rO (1 + P)) / (E (1 + P) - rO (1 - P)),
- * the second form free of cancellation: for n = 0 the numerator is -2 rO, accurate to the
- * last bit for tiny x (tanh(x) = x there); for n != 0, |rO (1 + P)| <= E (1 - P) / 2.
- * 1 - P and 1 + P are exact. tanh(-0) = -0. Max error 3.1 ulp (measured). */
-static DGV_TARGET inline __m512 dgv_tanh_pade(__m512 v) {
-    __m512 E, rO;
-    __m512i nb;
-    dgv_exp_pade(_mm512_add_ps(v, v), &E, &rO, &nb, 0);
-    __m512 P = dgv_times_2n(dgv_set1(1.0f), nb);
-    __m512 pm1 = _mm512_sub_ps(P, dgv_set1(1.0f)), opp = _mm512_add_ps(P, dgv_set1(1.0f));
-    /* num = -(E (P - 1)) - rO (1 + P): at x = -0 (r = +0) that is -0 - +0 = -0, at x = +0
-     * (r = -0) -0 - -0 = +0, so tanh(+-0) = +-0 without a sign fix-up. */
-    __m512 num = _mm512_fnmsub_ps(E, pm1, _mm512_mul_ps(rO, opp));
-    __m512 den = _mm512_fmadd_ps(E, opp, _mm512_mul_ps(rO, pm1));
-    return _mm512_div_ps(num, den);
-}
-DGV_UNARY_LOOP_PADE(dg_tanh_forward_avx512_f32, dgv_tanh_pade, dgv_tanh, 0.5f * DGV_PADE_MAX)
+DGV_UNARY_LOOP_X4(dg_tanh_forward_avx512_f32, dgv_tanh)
 
 /*
  * gelu(x) = x Phi(x) in float only (no double, no division), from a = min(|x|, GELU_XMAX):
  *   a Phi(-a) = e^{-a^2/2} H(a),  H(a) = a h(a),  h(a) = Phi(-a) e^{a^2/2} = erfcx(a/sqrt2)/2
- *   H: piecewise polynomial (dg_gelu_table.h, fitted by tools/fit_math.py gelu_ah_f32):
- *      piece k = round(2a) of 32, its coefficients picked by one vpermt2ps each from two
- *      registers (no gather); degree 6 in u = a - k/2 (|u| <= 1/4), Estrin. k and u come
- *      from adding 1.5 2^22 (rounds a to a multiple of 1/2; k sits in the low bits; u exact).
+ *   H: piecewise polynomial (dgv_piecewise; dg_gelu_table.h, tools/fit_math.py gelu_ah_f32)
  *   e^{-a^2/2}: w = (-a/2) a rounded, lo = fma((-a/2), a, -w) exact, e^{w + lo} = (1 + q) 2^n
  *      (lo added to the reduced argument).
  *   p = a Phi(-a) = scalef(fma(H, q, H), n)   (one rounding before the scaling)
@@ -429,31 +419,12 @@ DGV_UNARY_LOOP_PADE(dg_tanh_forward_avx512_f32, dgv_tanh_pade, dgv_tanh, 0.5f * 
  * a^2): these loops run faster the fewer dependent steps an element needs.
  * Max error 2.8 ulp (measured: tests/test_activation_accuracy.py and a dense grid).
  */
-/* The GELU vector functions are large: GCC would call some of them out of line (reloading
- * every constant per call); always_inline keeps them in their loops. */
-#define DGV_GELU_INLINE static DGV_TARGET inline __attribute__((always_inline))
 #define DGV_GELU_XMAX 14.6f   /* = DG_GELU_XMAX for float: a Phi(-a) and gelu'(-a) round to 0 beyond */
 #include "dg_gelu_table.h"
 
-/* The piecewise polynomial tab[7][32] of dg_gelu_table.h at 0 <= a <= 14.6 (see above). */
-DGV_GELU_INLINE __m512 dgv_gelu_piece(const float (*tab)[32], __m512 a) {
-    const __m512 magic = dgv_set1(6291456.0f);   /* 1.5 2^22: ulp 1/2 */
-    __m512 t = _mm512_add_ps(a, magic);          /* k = round(2a) in the low bits */
-    __m512i k = _mm512_castps_si512(t);
-    __m512 u = _mm512_sub_ps(a, _mm512_sub_ps(t, magic));
-#define DGV_GELU_COEF(j) _mm512_permutex2var_ps(_mm512_loadu_ps(&tab[j][0]), k, _mm512_loadu_ps(&tab[j][16]))
-    __m512 u2 = _mm512_mul_ps(u, u);
-    __m512 p01 = _mm512_fmadd_ps(DGV_GELU_COEF(1), u, DGV_GELU_COEF(0));
-    __m512 p23 = _mm512_fmadd_ps(DGV_GELU_COEF(3), u, DGV_GELU_COEF(2));
-    __m512 p45 = _mm512_fmadd_ps(DGV_GELU_COEF(5), u, DGV_GELU_COEF(4));
-    __m512 p46 = _mm512_fmadd_ps(DGV_GELU_COEF(6), u2, p45);
-#undef DGV_GELU_COEF
-    return _mm512_fmadd_ps(_mm512_fmadd_ps(p46, u2, p23), u2, p01);
-}
-
 /* q = e^r - 1 = r + r^2 P(r), P of dg_exp_poly_f32 as dgv_exp_q, by Estrin's scheme (these
  * loops are bound by the length of their dependency chains: 3 fma deep instead of 5). */
-DGV_GELU_INLINE __m512 dgv_gelu_exp_q(__m512 r) {
+DGV_PIECES_INLINE __m512 dgv_gelu_exp_q(__m512 r) {
     __m512 r2 = _mm512_mul_ps(r, r);
     __m512 p01 = _mm512_fmadd_ps(dgv_set1(dg_exp_poly_f32[1]), r, dgv_set1(dg_exp_poly_f32[0]));
     __m512 p23 = _mm512_fmadd_ps(dgv_set1(dg_exp_poly_f32[3]), r, dgv_set1(dg_exp_poly_f32[2]));
@@ -463,7 +434,7 @@ DGV_GELU_INLINE __m512 dgv_gelu_exp_q(__m512 r) {
 
 /* e^{-a^2/2} = (1 + q) 2^n (see above); returns q. n is rounded from (-a log2(e)/2) a, in
  * parallel with w, and the two small corrections (-n ln2_lo, lo) are summed off the chain. */
-DGV_GELU_INLINE __m512 dgv_gelu_exp(__m512 a, __m512 *n) {
+DGV_PIECES_INLINE __m512 dgv_gelu_exp(__m512 a, __m512 *n) {
     __m512 ha = _mm512_mul_ps(a, dgv_set1(-0.5f));
     __m512 w = _mm512_mul_ps(ha, a);
     __m512 lo = _mm512_fmsub_ps(ha, a, w);
@@ -472,10 +443,10 @@ DGV_GELU_INLINE __m512 dgv_gelu_exp(__m512 a, __m512 *n) {
     return dgv_gelu_exp_q(_mm512_add_ps(_mm512_fnmadd_ps(*n, dgv_set1(DGV_LN2_HI), w), corr));
 }
 
-DGV_GELU_INLINE __m512 dgv_gelu(__m512 v) {
+DGV_PIECES_INLINE __m512 dgv_gelu(__m512 v) {
     /* vminps returns its second source when either is NaN */
     __m512 a = _mm512_min_ps(dgv_set1(DGV_GELU_XMAX), _mm512_abs_ps(v));
-    __m512 m = dgv_gelu_piece(dg_gelu_ah_f32, a);
+    __m512 m = dgv_piecewise(dg_gelu_ah_f32, a);
     __m512 n;
     __m512 q = dgv_gelu_exp(a, &n);
     __m512 p = _mm512_scalef_ps(_mm512_fmadd_ps(m, q, m), n);
@@ -491,10 +462,10 @@ DGV_UNARY_LOOP_X4(dg_gelu_forward_avx512_f32, dgv_gelu)
  * Near the zero of gelu' (x = -0.7518) the error is absolute (of the size of Phi(x)), as the
  * scalar's. gelu'(+-inf) = 1 / 0, NaN propagates. Max error 2.9 ulp (measured).
  */
-DGV_GELU_INLINE __m512 dgv_gelu_grad(__m512 dout, __m512 v) {
+DGV_PIECES_INLINE __m512 dgv_gelu_grad(__m512 dout, __m512 v) {
     __m512 a = _mm512_min_ps(dgv_set1(DGV_GELU_XMAX), _mm512_abs_ps(v));
     __mmask16 not_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NLT_UQ);   /* x >= 0 or NaN */
-    __m512 d = dgv_gelu_piece(dg_gelu_dh_f32, a);
+    __m512 d = dgv_piecewise(dg_gelu_dh_f32, a);
     __m512 n;
     __m512 q = dgv_gelu_exp(a, &n);
     __m512 g = _mm512_scalef_ps(_mm512_fmadd_ps(d, q, d), n);
@@ -526,7 +497,7 @@ DGV_BINARY_LOOP_X4(dg_gelu_backward_avx512_f32, dgv_gelu_grad)
 
 /* r and -n with e^{-|w|} = e^r 2^-n (see above) for a = min(|x|, AMAX); *p = a^2 rounded.
  * The small terms of Bl are summed in a chain of their own, a Bl ln2 is added last. */
-DGV_GELU_INLINE __m512 dgv_gelu_tanh_reduce(__m512 a, __m512 *nn, __m512 *p) {
+DGV_PIECES_INLINE __m512 dgv_gelu_tanh_reduce(__m512 a, __m512 *nn, __m512 *p) {
     const __m512 ah = dgv_set1(DGV_GELU_TANH_ALPHA_HI), gh = dgv_set1(DGV_GELU_TANH_GAMMA_HI);
     *p = _mm512_mul_ps(a, a);
     __m512 pl = _mm512_fmsub_ps(a, a, *p);
@@ -542,7 +513,7 @@ DGV_GELU_INLINE __m512 dgv_gelu_tanh_reduce(__m512 a, __m512 *nn, __m512 *p) {
 
 /* sigmoid(|w|) with q, -n (e^{-|w|} = (1 + q) 2^-n), e = e^{-|w|} rounded (0 or subnormal
  * below 2^-126), a and a^2 for the callers. */
-DGV_GELU_INLINE __m512 dgv_gelu_tanh_logistic(__m512 v, __m512 *q, __m512 *nn, __m512 *e, __m512 *a,
+DGV_PIECES_INLINE __m512 dgv_gelu_tanh_logistic(__m512 v, __m512 *q, __m512 *nn, __m512 *e, __m512 *a,
                                                        __m512 *p, int refine) {
     /* vminps returns its second source when either is NaN */
     *a = _mm512_min_ps(dgv_set1(DGV_GELU_TANH_AMAX), _mm512_abs_ps(v));
@@ -552,7 +523,7 @@ DGV_GELU_INLINE __m512 dgv_gelu_tanh_logistic(__m512 v, __m512 *q, __m512 *nn, _
     return dgv_recip_1pe(*e, refine);
 }
 
-DGV_GELU_INLINE __m512 dgv_gelu_tanh(__m512 v) {
+DGV_PIECES_INLINE __m512 dgv_gelu_tanh(__m512 v) {
     __m512 q, nn, e, a, p;
     __m512 s = dgv_gelu_tanh_logistic(v, &q, &nn, &e, &a, &p, 0);
     __mmask16 x_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
@@ -571,7 +542,7 @@ DGV_UNARY_LOOP_X4(dg_gelu_tanh_forward_avx512_f32, dgv_gelu_tanh)
  * Near the zero of gelu_tanh' (x = -0.7524) the factor cancels: the error is absolute there.
  * Max error 3.1 ulp (measured on a dense grid; 2.7 on the test's sweep).
  */
-DGV_GELU_INLINE __m512 dgv_gelu_tanh_grad(__m512 dout, __m512 v) {
+DGV_PIECES_INLINE __m512 dgv_gelu_tanh_grad(__m512 dout, __m512 v) {
     __m512 q, nn, e, a, p;
     __m512 s = dgv_gelu_tanh_logistic(v, &q, &nn, &e, &a, &p, 1);
     __mmask16 x_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);

@@ -180,9 +180,10 @@ def ulp_error_f32(got, ref, scale):
 
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_float32_fast_and_general_paths(simd, name):
-    """The AVX-512 sigmoid / silu / tanh take a fast formula for |x| below a limit and the
-    general kernel beyond it (csrc/activation_avx512.h, DGV_UNARY_LOOP_PADE), chosen per lane:
-    an element's bits must not depend on its neighbours. The same values go through clean
+    """The AVX-512 sigmoid / silu take a fast formula for |x| below a limit and the general
+    kernel beyond it (csrc/activation_avx512.h, DGV_UNARY_LOOP_PADE), chosen per lane, and
+    every kernel's special inputs are taken out per block: an element's bits must not depend
+    on its neighbours. The same values go through clean
     blocks and through blocks with one out-of-range element each; both meet the bound and the
     in-range elements are bitwise equal."""
     rng = np.random.default_rng(7)

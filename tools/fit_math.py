@@ -146,40 +146,48 @@ def gelu_h(a):
     return erfc_scaled(a / mp.sqrt(2)) / 2
 
 
-GELU_PARTS = {
+PIECEWISE_PARTS = {
     # name: (function of a, error scale of a): relative to the function, or for a difference
     # that crosses zero (gelu' at a = 0.7518) relative to the larger of its two terms
     "gelu_ah": (lambda a: a * gelu_h(a), lambda a: a * gelu_h(a)),
     "gelu_dh": (lambda a: gelu_h(a) - a / mp.sqrt(2 * mp.pi), lambda a: max(gelu_h(a), a / mp.sqrt(2 * mp.pi))),
+    "tanh": (mp.tanh, mp.tanh),
 }
 
 
-def fit_gelu_pieces(dtype, name, pieces, width, degree, amax):
-    """Piecewise polynomial of GELU_PARTS[name] for the AVX-512 GELU kernels: piece k is a
-    polynomial of the given degree in u = a - k width on [k width - width/2, k width + width/2]
-    (clipped to [0, amax]), near-minimax for the error scale. A function that is 0 at a = 0
-    gets no constant term on piece 0; elsewhere the constant term is rounded first and the
-    others refitted around it (it dominates the rounding error). Pieces past amax repeat the
-    last one. Emits one row per power, entry k for piece k (the kernel selects them with
-    vpermt2ps)."""
-    f, scale = GELU_PARTS[name]
+def fit_pieces(dtype, name, pieces, width, degree, amax, saturate=None):
+    """Piecewise polynomial of PIECEWISE_PARTS[name] for the AVX-512 float kernels: piece k is
+    a polynomial of the given degree in u = a - k width on [k width - width/2, k width +
+    width/2] (clipped to [0, amax]), near-minimax for the error scale. A function that is 0 at
+    a = 0 gets no constant term on piece 0, and if its slope there is 1 (tanh) the linear term
+    is exactly u, so that f(a) = a where a^2 is negligible; elsewhere the constant term is
+    rounded first and the others refitted around it (it dominates the rounding error). Pieces
+    past amax repeat the last one, or are the constant `saturate` (tanh: 1, exactly). Emits one
+    row per power, entry k for piece k (the kernel selects them with vpermt2ps)."""
+    f, scale = PIECEWISE_PARTS[name]
     powers = list(range(degree + 1))
     last = int(mp.nint(mp.mpf(amax) / width))
     tables = [[] for _ in powers]
     worst = mp.mpf(0)
     for k in range(pieces):
+        if k > last and saturate is not None:
+            for j in powers:
+                tables[j].append(mp.mpf(saturate) if j == 0 else mp.mpf(0))
+            continue
         kk = min(k, last)
         c = kk * mp.mpf(width)
         lo, hi = max(mp.mpf(0), c - mp.mpf(width) / 2), min(mp.mpf(amax), c + mp.mpf(width) / 2)
         fu = lambda u, c=c: f(c + u)
         su = lambda u, c=c: scale(c + u)
-        if f(c) == 0:
-            c0 = mp.mpf(0)
-        else:
-            c0 = round_to(lawson_fit(fu, lo - c, hi - c, powers, rel=su, npts=60, iters=25)[0][:1], dtype)[0]
-        a, _ = lawson_fit(fu, lo - c, hi - c, powers[1:], subtract=lambda u, c0=c0: c0, rel=su,
-                          npts=60, iters=25)
-        a = [c0] + round_to(a, dtype)
+        fixed = [mp.mpf(0)]                    # the coefficients not fitted, lowest powers first
+        if f(c) != 0:
+            fixed = round_to(lawson_fit(fu, lo - c, hi - c, powers, rel=su, npts=60, iters=25)[0][:1], dtype)
+        elif mp.diff(f, c) == 1:
+            fixed = [mp.mpf(0), mp.mpf(1)]
+        a, _ = lawson_fit(fu, lo - c, hi - c, powers[len(fixed):],
+                          subtract=lambda u, fx=fixed: sum(cj * u ** j for j, cj in enumerate(fx)),
+                          rel=su, npts=60, iters=25)
+        a = fixed + round_to(a, dtype)
         if k == kk:
             for z in mp.linspace(lo - c, hi - c, 200):
                 approx = sum(a[j] * z ** j for j in powers)
@@ -204,8 +212,9 @@ FITS = {
     "expm1_f64": lambda: fit_expm1(np.float64, 11),
     "erfc_f32": lambda: fit_erfc(np.float32, 0, 10.5, 5, 6, "erfcx_"),
     "erfc_f64": lambda: fit_erfc(np.float64, 0, 27.5, 10, 11, "erfcx_"),
-    "gelu_ah_f32": lambda: fit_gelu_pieces(np.float32, "gelu_ah", 32, 0.5, 6, 14.6),
-    "gelu_dh_f32": lambda: fit_gelu_pieces(np.float32, "gelu_dh", 32, 0.5, 6, 14.6),
+    "gelu_ah_f32": lambda: fit_pieces(np.float32, "gelu_ah", 32, 0.5, 6, 14.6),
+    "gelu_dh_f32": lambda: fit_pieces(np.float32, "gelu_dh", 32, 0.5, 6, 14.6),
+    "tanh_f32": lambda: fit_pieces(np.float32, "tanh", 32, 0.5, 6, 9.25, saturate=1),
 }
 
 if __name__ == "__main__":
