@@ -61,7 +61,14 @@
  * AVX-512 fast-path block) at a time: no read of each destination line before it is
  * overwritten, a third less DRAM traffic. Measured with tools/quick_speed.py --n 16777216,
  * 1 thread, this build against one with DG_STREAM_BYTES raised out of reach, back to back:
- * copy 0.22-0.25 -> 0.17-0.19 ns/element, relu 0.23-0.29 -> 0.16-0.20. */
+ * copy 0.22-0.25 -> 0.17-0.19 ns/element, relu 0.23-0.29 -> 0.16-0.20.
+ * Each sub-piece (DG_STREAM_SUB, 16 lines) goes out as soon as it is computed: written per
+ * whole piece, the 64 streaming stores of a piece came in one burst that the core waited on
+ * (more lines than it has write-combining buffers) instead of computing the next elements.
+ * On the Intel Xeon of 2026-12-02, three alternating runs of `python tools/quick_speed.py
+ * --n 16777216 --no-ref` against the build before: copy 0.33-0.34 -> 0.30, relu 0.34 ->
+ * 0.30, tanh 0.40 -> 0.36, gelu 0.53-0.54 -> 0.48-0.51, gelu_tanh 0.75 -> 0.70-0.73
+ * ns/element (the first pair of runs, in a slow state of the VM, left out). */
 #ifndef DG_STREAM_BYTES
 #define DG_STREAM_BYTES ((int64_t)8 << 20)
 #endif
