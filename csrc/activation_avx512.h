@@ -382,7 +382,7 @@ DGV_PIECES_INLINE __m512 dgv_piecewise(const float (*tab)[32], __m512 a) {
  * tanh(x) = sign(x) T(a), a = min(|x|, 9.5), T the piecewise polynomial dg_tanh_f32
  * (dg_tanh_table.h: pieces 0-18 fitted to tanh on [0, 9.25], 7.7e-8 relative; pieces 19-31
  * the constant 1). No exp, no division, no branch: ~20 instructions per 16 elements, 7 of
- * them vpermt2ps on their own port.
+ * them vpermt2ps (the table lookups).
  *   - Piece 0 is u + c2 u^2 + ... (constant 0, linear term exactly 1): tanh(x) = x where x^2 is
  *     negligible, tanh(+-0) = +-0 (the sign is copied bitwise, as for every x).
  *   - From a = 9.25 on the result is exactly 1 (tanh rounds to 1 beyond 9.01; between the two

@@ -321,6 +321,32 @@ def test_gelu_float32_at_piece_boundaries(simd, approximate):
         assert err.max() <= ULP_MAX_F32, (name, float(err.max()), float(x[np.argmax(err)]))
 
 
+def test_tanh_float32_piece_edges_and_ends(simd):
+    """The AVX-512 float32 tanh is a table polynomial per piece k = round(2|x|) up to 9.25 and
+    the constant 1 beyond (csrc/activation_avx512.h:dgv_tanh). Within 64 floats of every piece
+    boundary |x| = k/2 + 1/4 both neighbouring polynomials stay within the bound and never
+    leave [-1, 1]; from 9.25 on the result is exactly +-1 (on every path); and where x^2/3 is
+    below half an ulp of x, the piece 0 polynomial gives tanh(x) = x exactly (the expm1 formula
+    of the other paths is within the bound there, one ulp off for some x)."""
+    mid = np.arange(0, 19, dtype=np.float32) / 2 + np.float32(0.25)
+    steps = np.arange(-64, 65, dtype=np.int32)
+    b = (mid.view(np.int32)[:, None] + steps[None, :]).ravel().view(np.float32)
+    x = np.concatenate([b, -b])
+    y = ops.tanh(x)
+    ref, scale = ref64("tanh", x)
+    err = ulp_error_f32(y, ref, scale)
+    assert err.max() <= ULP_MAX_F32, (float(err.max()), float(x[np.argmax(err)]))
+    assert np.all(np.abs(y) <= 1)
+    big = np.float32([9.25, 9.2500010, 9.3, 9.5, 9.75, 10, 20, 1e4, 3e38])
+    np.testing.assert_array_equal(ops.tanh(np.concatenate([big, -big])), [1] * big.size + [-1] * big.size)
+    small = np.float32(2.0) ** -np.arange(13, 31, dtype=np.float32)
+    small = np.concatenate([small, small * np.float32(1.7), -small])
+    if simd == "avx512":
+        np.testing.assert_array_equal(ops.tanh(small), small)
+    else:
+        assert ulp_error_f32(ops.tanh(small), *ref64("tanh", small)).max() <= ULP_MAX_F32
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_signed_zeros_and_infinities(simd, dtype, approximate):
