@@ -485,6 +485,45 @@ def test_thread_count_gives_identical_bits(threads, rng, dtype, shape):
         np.testing.assert_array_equal(a, c)
 
 
+def at_offset(a, nbytes):
+    """A copy of a whose data starts nbytes past a 64-byte boundary."""
+    buf = np.empty(a.nbytes + 128, np.uint8)
+    start = (-buf.ctypes.data) % 64 + nbytes
+    out = buf[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(9, 1024), (6, 33), (5, 7), (4, 100)])
+def test_results_do_not_depend_on_where_the_arrays_start(simd_path, rng, dtype, shape):
+    """The BatchNorm row loops start their vector steps at the output row's first 64-byte
+    boundary, and the per-column rows sit at the output's offset (csrc/norm.inc: line_head,
+    bn_line_scratch): inputs and outputs starting anywhere in a cache line, at offsets
+    equal or not, give the same bits, forward (training, evaluation) and backward."""
+    x, g = data(rng, shape, dtype, offset=3.0), data(rng, shape, dtype)
+    w, b = data(rng, shape[1], dtype), data(rng, shape[1], dtype)
+
+    def run(xo, oo):
+        xs, gs = at_offset(x, xo), at_offset(g, xo)
+        res = []
+        for train in (True, False):
+            rm, rv = np.zeros(shape[1], dtype), np.ones(shape[1], dtype)
+            y = at_offset(np.zeros(shape, dtype), oo)
+            _, sm, sr = ops.batch_norm(xs, w, b, rm, rv, train, out=y, return_stats=True)
+            dx = at_offset(np.zeros(shape, dtype), oo)
+            gw, gb = np.zeros_like(w), np.zeros_like(b)
+            ops.batch_norm_backward(gs, xs, sm, sr, w, train, grad_weight=gw, grad_bias=gb, out=dx)
+            res += [y.copy(), sm, sr, rm, rv, dx.copy(), gw, gb]
+        return res
+
+    want = run(0, 0)
+    step = np.dtype(dtype).itemsize
+    for xo, oo in [(s_, s_) for s_ in range(step, 64, step)] + [(0, 16), (16, 0), (step, 64 - step)]:
+        for a, c in zip(want, run(xo, oo)):
+            np.testing.assert_array_equal(a, c, err_msg=f"x at +{xo}, out at +{oo}")
+
+
 def test_backward_accumulates_parameter_gradients(rng):
     x, g = data(rng, (6, 10), np.float64), data(rng, (6, 10), np.float64)
     for layer in (deepgrad.LayerNorm(10, dtype=np.float64), deepgrad.RMSNorm(10, dtype=np.float64),
