@@ -179,8 +179,12 @@ DGV_UNARY_LOOP_X4(dg_copy_forward_avx512_f32, dgv_copy)
  * (the [3/3] Pade approximant of e^r; relative error <= 6e-9 for |r| <= ln2/2, 0.1 ulp), so
  * that each activation is ONE quotient of such terms, and one vdivps (2.5 cycles per vector on
  * Zen 4/5, on its own unit) replaces rcp14 + 2-3 FMA-pipe Newton instructions.
- * n is rounded by adding 1.5 2^23 (DGV_MAGIC): the low mantissa bits of t = w/ln2 + MAGIC are
- * n in two's complement, so slli(t, 23) is n << 23, the exponent increment of 2^n, added to a
+ * n is rounded by adding 1.5 2^23 (DGV_MAGIC, with the rounding to nearest embedded in the
+ * instruction, whatever the caller's MXCSR asks: under another rounding mode n would be the
+ * floor or the ceiling, r twice as long and the approximation off its interval; the same for
+ * k in dgv_piecewise, where the wrong piece cost up to 4e-2 relative in tanh): the low
+ * mantissa bits of t = w/ln2 + MAGIC are n in two's complement, so slli(t, 23) is n << 23,
+ * the exponent increment of 2^n, added to a
  * float's bits with one integer add (valid while the result stays normal: |w| <= DGV_PADE_MAX
  * keeps |n| <= 125 and A 2^n normal). Measured on Zen 5 with a C timing harness calling the
  * loops directly (64K float32 in L1/L2, cycles per 16 elements; not in the repository, the
@@ -204,7 +208,7 @@ DGV_UNARY_LOOP_X4(dg_copy_forward_avx512_f32, dgv_copy)
 #define DGV_PADE_SHORT 16.0f
 static DGV_TARGET inline void dgv_exp_pade(__m512 u, __m512 *E, __m512 *rO, __m512i *nbits,
                                            int short_range) {
-    __m512 t = _mm512_fmadd_ps(u, dgv_set1(-DGV_LOG2E), dgv_set1(DGV_MAGIC));
+    __m512 t = _mm512_fmadd_round_ps(u, dgv_set1(-DGV_LOG2E), dgv_set1(DGV_MAGIC), DGV_ROUND);
     __m512 n = _mm512_sub_ps(t, dgv_set1(DGV_MAGIC));
     __m512 r;
     if (short_range) {
@@ -365,7 +369,7 @@ DGV_UNARY_LOOP_PADE(dg_silu_forward_avx512_f32, dgv_silu_pade, dgv_silu, DGV_SIL
 #define DGV_PIECES_INLINE static DGV_TARGET inline __attribute__((always_inline))
 DGV_PIECES_INLINE __m512 dgv_piecewise(const float (*tab)[32], __m512 a) {
     const __m512 magic = dgv_set1(6291456.0f);   /* 1.5 2^22: ulp 1/2 */
-    __m512 t = _mm512_add_ps(a, magic);          /* k = round(2a) in the low bits */
+    __m512 t = _mm512_add_round_ps(a, magic, DGV_ROUND);   /* k = round(2a) in the low bits */
     __m512i k = _mm512_castps_si512(t);
     __m512 u = _mm512_sub_ps(a, _mm512_sub_ps(t, magic));
 #define DGV_PIECE_COEF(j) _mm512_permutex2var_ps(_mm512_loadu_ps(&tab[j][0]), k, _mm512_loadu_ps(&tab[j][16]))

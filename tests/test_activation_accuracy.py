@@ -295,6 +295,38 @@ def test_subnormal_inputs(simd, dtype, name):
         assert np.all(np.abs(y.astype(np.float64) - slope * x.astype(np.float64)) <= tiny)
 
 
+@pytest.mark.parametrize("mode", [0xC00, 0x400, 0x800])   # toward zero, downward, upward (x86)
+def test_avx512_float32_kernels_do_not_depend_on_the_rounding_mode(mode):
+    """The AVX-512 float32 kernels round the index of their table piece and of their power of
+    two with the rounding embedded in the instruction (csrc/activation_avx512.h, DGV_ROUND),
+    not with the caller's MXCSR: under another rounding mode the piecewise tanh was off by up
+    to 4e-2. Every result stays within 1e-6 relative (a few ulp: the other operations do round
+    the caller's way). The AVX2 and portable paths assume round-to-nearest."""
+    if "avx512" not in deepgrad.simd_paths():
+        pytest.skip("no AVX-512 here")
+    import ctypes
+    import ctypes.util
+    name = ctypes.util.find_library("m")
+    if name is None:
+        pytest.skip("no libm to set the rounding mode with")
+    libm = ctypes.CDLL(name)
+    x = np.random.default_rng(11).standard_normal(20001).astype(np.float32) * 4
+    want = {k: ref64(k, x) for k in FORWARD}
+    deepgrad.set_simd("avx512")
+    try:
+        if libm.fesetround(mode) != 0:
+            pytest.skip("fesetround refused the mode")
+        got = {k: FORWARD[k](x) for k in FORWARD}
+    finally:
+        libm.fesetround(0)
+        deepgrad.set_simd(None)
+    for k in FORWARD:
+        ref, scale = want[k]
+        # relative to the result, but absolute below 1e-30 (no ulps of subnormals here)
+        err = np.abs(got[k].astype(np.float64) - ref) / np.maximum(scale, 1e-30)
+        assert err.max() <= 1e-6, (k, hex(mode), float(err.max()), float(x[np.argmax(err)]))
+
+
 def test_wrong_reference_is_detected():
     """The float32 checker itself must fail on a 5-ulp perturbation (guards against a test that cannot fail)."""
     x = np.linspace(-5, 5, 101).astype(np.float32)
