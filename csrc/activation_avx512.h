@@ -142,6 +142,25 @@ static DGV_TARGET inline __m512 dgv_recip_1pe(__m512 e, int refine) {
         name##_x1(out + i, x + i, n - i, p);                                                 \
     }
 
+/* DGV_UNARY_LOOP_X4 for the kernels of one instruction or none (relu, copy), bound by their
+ * loads and stores: the elements before out's first 64-byte boundary go through one masked
+ * vector first, so that the stores of the unrolled loop are whole cache lines (NumPy puts
+ * arrays of 1 MiB and more 16 bytes past a page, where every 64-byte store straddles two
+ * lines). The exp-based kernels, bound by their arithmetic and called per guard block of
+ * 256 elements, keep DGV_UNARY_LOOP_X4. */
+#define DGV_UNARY_LOOP_X4_ALIGNED(name, vecfn)                                               \
+    DGV_UNARY_LOOP_X4(name##_from_line, vecfn)                                               \
+    static DGV_TARGET void name(float *out, const float *x, int64_t n, float p) {            \
+        const uintptr_t a = (uintptr_t)out;                                                  \
+        int64_t h = a % sizeof(float) ? 0 : (int64_t)((64 - a % 64) % 64 / sizeof(float));   \
+        if (h > n) h = n;                                                                    \
+        if (h > 0) {                                                                         \
+            __mmask16 m = (__mmask16)((1u << h) - 1);                                        \
+            _mm512_mask_storeu_ps(out, m, vecfn(_mm512_maskz_loadu_ps(m, x)));               \
+        }                                                                                    \
+        name##_from_line(out + h, x + h, n - h, p);                                          \
+    }
+
 /* The same for the backward kernels dinp[i] = f(dout[i], x[i]): silu' 0.612 -> 0.555, gelu'
  * 0.582 -> 0.568, gelu_tanh' 1.063 -> 1.033 ns/element (medians of 7 alternating processes of
  * `tools/quick_speed.py --n 65536 --bw`; the unchanged kernels of the same runs moved by up to
@@ -167,9 +186,9 @@ static DGV_TARGET inline __m512 dgv_recip_1pe(__m512 e, int refine) {
  * and when both are zeros, so this is x < 0 ? 0 : x bit for bit (relu(-0) = -0, NaN stays
  * NaN); the auto-vectorized loop spent a compare and a masked move on it. */
 static DGV_TARGET inline __m512 dgv_relu(__m512 v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
-DGV_UNARY_LOOP_X4(dg_relu_forward_avx512_f32, dgv_relu)
+DGV_UNARY_LOOP_X4_ALIGNED(dg_relu_forward_avx512_f32, dgv_relu)
 static DGV_TARGET inline __m512 dgv_copy(__m512 v) { return v; }
-DGV_UNARY_LOOP_X4(dg_copy_forward_avx512_f32, dgv_copy)
+DGV_UNARY_LOOP_X4_ALIGNED(dg_copy_forward_avx512_f32, dgv_copy)
 
 /*
  * The fast path: for moderate arguments the exp-based kernels need neither the |x| / blend

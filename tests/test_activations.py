@@ -381,6 +381,27 @@ def test_runtime_controls():
     assert {"cpu", "simd_active", "simd_supported", "num_threads"} <= set(info)
 
 
+@pytest.mark.parametrize("n", [1, 7, 16, 33, 100, 4097])
+def test_results_do_not_depend_on_where_the_arrays_start(n, simd_path, rng):
+    """relu and copy take the elements before the output's first 64-byte boundary on their own
+    (csrc/activation_avx512.h, DGV_UNARY_LOOP_X4_ALIGNED): x and out at every 4-byte offset
+    within a cache line, and in place, give the same bits as the default arrays."""
+    x = sample(rng, n, np.float32)
+    kernels = {name: ops.ACTIVATIONS[name][0] for name in NAMES} | {"copy": ops.copy}
+    for name, f in kernels.items():
+        want = f(x)
+        for off in range(0, 64, 4):
+            buf = np.empty(n + 32, np.float32)
+            start = ((-buf.ctypes.data) % 64 + off) // 4
+            xs = buf[start:start + n]
+            xs[:] = x
+            out = np.empty(n + 32, np.float32)
+            ostart = ((-out.ctypes.data) % 64 + (60 - off)) // 4
+            got = f(xs, out=out[ostart:ostart + n])
+            np.testing.assert_array_equal(got, want, err_msg=f"{name} x +{off}")
+            np.testing.assert_array_equal(f(xs, out=xs), want, err_msg=f"{name} in place +{off}")
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_streamed_outputs_equal_unstreamed(dtype, simd_path, rng):
     """Forward outputs of 8 MiB or more are written through an L1 buffer with non-temporal
