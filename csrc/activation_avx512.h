@@ -391,7 +391,8 @@ DGV_PIECES_INLINE __m512 dgv_piecewise(const float (*tab)[32], __m512 a) {
     __m512 t = _mm512_add_round_ps(a, magic, DGV_ROUND);   /* k = round(2a) in the low bits */
     __m512i k = _mm512_castps_si512(t);
     __m512 u = _mm512_sub_ps(a, _mm512_sub_ps(t, magic));
-#define DGV_PIECE_COEF(j) _mm512_permutex2var_ps(_mm512_loadu_ps(&tab[j][0]), k, _mm512_loadu_ps(&tab[j][16]))
+#define DGV_PIECE_COEF(j) \
+    _mm512_permutex2var_ps(_mm512_loadu_ps(&tab[j][0]), k, _mm512_loadu_ps(&tab[j][16]))
     __m512 u2 = _mm512_mul_ps(u, u);
     __m512 p01 = _mm512_fmadd_ps(DGV_PIECE_COEF(1), u, DGV_PIECE_COEF(0));
     __m512 p23 = _mm512_fmadd_ps(DGV_PIECE_COEF(3), u, DGV_PIECE_COEF(2));
@@ -424,7 +425,8 @@ DGV_PIECES_INLINE __m512 dgv_tanh(__m512 v) {
     const __m512i sign = _mm512_set1_epi32(INT32_MIN);
     __m512 t = dgv_piecewise(dg_tanh_f32, _mm512_min_ps(dgv_set1(9.5f), _mm512_abs_ps(v)));
     /* copysign(t, x): bit select, sign from x, the rest from t */
-    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(sign, _mm512_castps_si512(v), _mm512_castps_si512(t), 0xCA));
+    return _mm512_castsi512_ps(
+        _mm512_ternarylogic_epi32(sign, _mm512_castps_si512(v), _mm512_castps_si512(t), 0xCA));
 }
 DGV_UNARY_LOOP_X4(dg_tanh_forward_avx512_f32, dgv_tanh)
 
