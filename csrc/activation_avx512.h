@@ -32,6 +32,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "dg_internal.h"
 #include "dg_math.h"
 
 #define DGV_TARGET __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
@@ -143,17 +144,16 @@ static DGV_TARGET inline __m512 dgv_recip_1pe(__m512 e, int refine) {
     }
 
 /* DGV_UNARY_LOOP_X4 for the kernels of one instruction or none (relu, copy), bound by their
- * loads and stores: the elements before out's first 64-byte boundary go through one masked
- * vector first, so that the stores of the unrolled loop are whole cache lines (NumPy puts
- * arrays of 1 MiB and more 16 bytes past a page, where every 64-byte store straddles two
- * lines). The exp-based kernels, bound by their arithmetic and called per guard block of
- * 256 elements, keep DGV_UNARY_LOOP_X4. */
+ * loads and stores: the elements before out's first 64-byte boundary (dg_line_head) go
+ * through one masked vector first, so that the stores of the unrolled loop are whole cache
+ * lines. 64K float32 NumPy arrays, `python tools/quick_speed.py --n 65536 --no-ref` against
+ * the build before, alternating: copy 0.084 -> 0.078, relu 0.091-0.093 -> 0.084 ns/element.
+ * The exp-based kernels, bound by their arithmetic and called per guard block of 256
+ * elements (a head would add a vector per block), keep DGV_UNARY_LOOP_X4. */
 #define DGV_UNARY_LOOP_X4_ALIGNED(name, vecfn)                                               \
     DGV_UNARY_LOOP_X4(name##_from_line, vecfn)                                               \
     static DGV_TARGET void name(float *out, const float *x, int64_t n, float p) {            \
-        const uintptr_t a = (uintptr_t)out;                                                  \
-        int64_t h = a % sizeof(float) ? 0 : (int64_t)((64 - a % 64) % 64 / sizeof(float));   \
-        if (h > n) h = n;                                                                    \
+        const int64_t h = dg_line_head(out, sizeof(float), n);                               \
         if (h > 0) {                                                                         \
             __mmask16 m = (__mmask16)((1u << h) - 1);                                        \
             _mm512_mask_storeu_ps(out, m, vecfn(_mm512_maskz_loadu_ps(m, x)));               \
@@ -198,14 +198,14 @@ DGV_UNARY_LOOP_X4_ALIGNED(dg_copy_forward_avx512_f32, dgv_copy)
  * (the [3/3] Pade approximant of e^r; relative error <= 6e-9 for |r| <= ln2/2, 0.1 ulp), so
  * that each activation is ONE quotient of such terms, and one vdivps (2.5 cycles per vector on
  * Zen 4/5, on its own unit) replaces rcp14 + 2-3 FMA-pipe Newton instructions.
- * n is rounded by adding 1.5 2^23 (DGV_MAGIC, with the rounding to nearest embedded in the
- * instruction, whatever the caller's MXCSR asks: under another rounding mode n would be the
- * floor or the ceiling, r twice as long and the approximation off its interval; the same for
- * k in dgv_piecewise, where the wrong piece cost up to 4e-2 relative in tanh): the low
- * mantissa bits of t = w/ln2 + MAGIC are n in two's complement, so slli(t, 23) is n << 23,
- * the exponent increment of 2^n, added to a
+ * n is rounded by adding 1.5 2^23 (DGV_MAGIC): the low mantissa bits of t = w/ln2 + MAGIC are
+ * n in two's complement, so slli(t, 23) is n << 23, the exponent increment of 2^n, added to a
  * float's bits with one integer add (valid while the result stays normal: |w| <= DGV_PADE_MAX
- * keeps |n| <= 125 and A 2^n normal). Measured on Zen 5 with a C timing harness calling the
+ * keeps |n| <= 125 and A 2^n normal). The addition rounds to nearest by the rounding embedded
+ * in the instruction (DGV_ROUND), whatever the caller's MXCSR asks: under another mode n
+ * would be the floor or the ceiling and r up to twice as long, off the approximation's
+ * interval (the same for k in dgv_piecewise, where the wrong piece cost up to 4e-2 relative
+ * in tanh; tests/test_activation_accuracy.py sets each mode with fesetround). Measured on Zen 5 with a C timing harness calling the
  * loops directly (64K float32 in L1/L2, cycles per 16 elements; not in the repository, the
  * Python-level figures are in docs/activations.md): sigmoid 11.1 -> 5.4 (with the one-step
  * reduction below), silu 13.0 -> 6.9, tanh 10.4 -> 8.0.
@@ -380,8 +380,9 @@ DGV_UNARY_LOOP_PADE(dg_silu_forward_avx512_f32, dgv_silu_pade, dgv_silu, DGV_SIL
  * 32 pieces of width 1/2, piece k = round(2a) a polynomial of degree 6 in u = a - k/2
  * (|u| <= 1/4), its coefficients tab[j][k] picked by one vpermt2ps each from two registers
  * (no gather), evaluated by Estrin's scheme. k and u come from adding 1.5 2^22 (that rounds a
- * to a multiple of 1/2; k sits in the low bits of the sum, and u is exact). The tables are
- * the output of tools/fit_math.py (fit_pieces).
+ * to a multiple of 1/2, to nearest whatever the caller's rounding mode: DGV_ROUND embedded,
+ * see DGV_MAGIC; k sits in the low bits of the sum, and u is exact). The tables are the
+ * output of tools/fit_math.py (fit_pieces).
  * These vector functions are large: GCC would call some of them out of line (reloading every
  * constant per call); always_inline keeps them in their loops.
  */

@@ -118,6 +118,18 @@ static inline void dg_stream_lines(void *dst, const void *src, int64_t nbytes, i
     dg_stream_bytes(dst, src, nbytes);
 }
 
+/* The elements (of elem bytes) before p's first 64-byte boundary, at most n; 0 when p is not
+ * a whole number of elements away from one. A loop that takes these first and runs its vector
+ * steps from there stores whole cache lines: NumPy puts arrays of 1 MiB and more 16 bytes past
+ * a page boundary, where every 64-byte store straddles two lines (the BatchNorm row loops of
+ * norm.inc, the relu and copy loops of activation_avx512.h). */
+static inline int64_t dg_line_head(const void *p, size_t elem, int64_t n) {
+    const uintptr_t a = (uintptr_t)p;
+    if (a % elem != 0) return 0;
+    const int64_t h = (int64_t)((64 - a % 64) % 64 / elem);
+    return h < n ? h : n;
+}
+
 /* Order the streaming stores before the results are used (once per thread). */
 static inline void dg_stream_fence(void) {
 #if defined(__x86_64__)

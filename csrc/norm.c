@@ -154,7 +154,8 @@ static inline double dg_tot_total(double *tot) {
  * PRFCHW; a build with prefetchw measured the same), so that the dinp pass that follows
  * stores into lines already in L1. Without it every dinp line is a store miss; stores retire
  * in order, and on the Intel Xeon the store buffer then fills behind the misses (most with
- * the three stores per vector of the pass that also adds the parameter-gradient terms). 256x1024 float32, 1 thread:
+ * the three stores per vector of the pass that also adds the parameter-gradient terms).
+ * 256x1024 float32, 1 thread:
  * `python tools/ab_norm.py --rows 256 --dir bwd base "nopf=-DDG_NORM_PREFETCH_DINP=0"`
  * 151 vs 211 us; median of 300 calls of layernorm_backward_f32 from a C harness (not in the
  * repository): with dweight and dbias 186 -> 118-127 us, without 113 -> 103; 64x1024 (in L2)

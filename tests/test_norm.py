@@ -498,9 +498,10 @@ def at_offset(a, nbytes):
 @pytest.mark.parametrize("shape", [(9, 1024), (6, 33), (5, 7), (4, 100)])
 def test_results_do_not_depend_on_where_the_arrays_start(simd_path, rng, dtype, shape):
     """The BatchNorm row loops start their vector steps at the output row's first 64-byte
-    boundary, and the per-column rows sit at the output's offset (csrc/norm.inc: line_head,
-    bn_line_scratch): inputs and outputs starting anywhere in a cache line, at offsets
-    equal or not, give the same bits, forward (training, evaluation) and backward."""
+    boundary (csrc/dg_internal.h: dg_line_head), and the per-column rows sit at the output's
+    offset (csrc/norm.inc: bn_line_scratch): inputs and outputs starting anywhere in a cache
+    line, at offsets equal or not, give the same bits, forward (training, evaluation) and
+    backward."""
     x, g = data(rng, shape, dtype, offset=3.0), data(rng, shape, dtype)
     w, b = data(rng, shape[1], dtype), data(rng, shape[1], dtype)
 

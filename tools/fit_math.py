@@ -155,12 +155,12 @@ PIECEWISE_PARTS = {
 }
 
 
-def fit_pieces(dtype, name, pieces, width, degree, amax, saturate=None):
+def fit_pieces(dtype, name, pieces, width, degree, amax, saturate=None, unit_slope=False):
     """Piecewise polynomial of PIECEWISE_PARTS[name] for the AVX-512 float kernels: piece k is
     a polynomial of the given degree in u = a - k width on [k width - width/2, k width +
     width/2] (clipped to [0, amax]), near-minimax for the error scale. A function that is 0 at
-    a = 0 gets no constant term on piece 0, and if its slope there is 1 (tanh) the linear term
-    is exactly u, so that f(a) = a where a^2 is negligible; elsewhere the constant term is
+    a = 0 gets no constant term on piece 0, and with unit_slope (tanh, whose slope there is 1)
+    the linear term is exactly u, so that f(a) = a where a^2 is negligible; elsewhere the constant term is
     rounded first and the others refitted around it (it dominates the rounding error). Pieces
     past amax repeat the last one, or are the constant `saturate` (tanh: 1, exactly). Emits one
     row per power, entry k for piece k (the kernel selects them with vpermt2ps)."""
@@ -182,7 +182,7 @@ def fit_pieces(dtype, name, pieces, width, degree, amax, saturate=None):
         fixed = [mp.mpf(0)]                    # the coefficients not fitted, lowest powers first
         if f(c) != 0:
             fixed = round_to(lawson_fit(fu, lo - c, hi - c, powers, rel=su, npts=60, iters=25)[0][:1], dtype)
-        elif mp.diff(f, c) == 1:
+        elif unit_slope:
             fixed = [mp.mpf(0), mp.mpf(1)]
         a, _ = lawson_fit(fu, lo - c, hi - c, powers[len(fixed):],
                           subtract=lambda u, fx=fixed: sum(cj * u ** j for j, cj in enumerate(fx)),
@@ -214,7 +214,7 @@ FITS = {
     "erfc_f64": lambda: fit_erfc(np.float64, 0, 27.5, 10, 11, "erfcx_"),
     "gelu_ah_f32": lambda: fit_pieces(np.float32, "gelu_ah", 32, 0.5, 6, 14.6),
     "gelu_dh_f32": lambda: fit_pieces(np.float32, "gelu_dh", 32, 0.5, 6, 14.6),
-    "tanh_f32": lambda: fit_pieces(np.float32, "tanh", 32, 0.5, 6, 9.25, saturate=1),
+    "tanh_f32": lambda: fit_pieces(np.float32, "tanh", 32, 0.5, 6, 9.25, saturate=1, unit_slope=True),
 }
 
 if __name__ == "__main__":
