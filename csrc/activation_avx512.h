@@ -448,6 +448,29 @@ DGV_UNARY_LOOP_X4(dg_tanh_forward_avx512_f32, dgv_tanh)
 #define DGV_GELU_XMAX 14.6f   /* = DG_GELU_XMAX for float: a Phi(-a) and gelu'(-a) round to 0 beyond */
 #include "dg_gelu_table.h"
 
+/* The final scaling y 2^n of the GELU forwards without subnormal arithmetic. Where y 2^n is
+ * below 2^-126 (gelu(x), x < -13.2; gelu_tanh(x), x < -9.9) vscalefps would produce a
+ * subnormal, and on Intel cores each such instruction takes a microcode assist (and raises the
+ * underflow flag, which sends the block through the special-input guard of activation.inc: a
+ * saturated x in one block of five, as N(0, 3^2) inputs give gelu_tanh, measured 0.55
+ * ns/element instead of 0.36). Instead: t = |y| 2^(n + 149) counts units of the smallest
+ * subnormal 2^-149, and where t < 2^23 the result's bits are t rounded to an integer (vcvtps2dq
+ * rounds to nearest even, as the scaling would; t = 2^23 after rounding is the bits of 2^-126).
+ * Bit for bit the result of vscalefps, which the fast path keeps: a vector takes the branch
+ * only if a lane has n < -100 (|y| <= 16 in both kernels, so above that y 2^n is normal). */
+DGV_PIECES_INLINE __mmask16 dgv_scale_may_underflow(__m512 n, __mmask16 lanes) {
+    return _mm512_mask_cmp_ps_mask(lanes, n, dgv_set1(-100.0f), _CMP_LT_OQ);
+}
+/* y 2^n in the lanes of low where it is below 2^-126 (*tiny: those lanes), sign of y. n + 149
+ * is kept >= -30: t below 2^-26 rounds to 0 either way, and t itself stays normal. */
+DGV_PIECES_INLINE __m512 dgv_scale_tiny(__m512 y, __m512 n, __mmask16 low, __mmask16 *tiny) {
+    __m512 e = _mm512_max_ps(_mm512_add_ps(n, dgv_set1(149.0f)), dgv_set1(-30.0f));
+    __m512 t = _mm512_maskz_scalef_ps(low, _mm512_abs_ps(y), e);
+    *tiny = _mm512_mask_cmp_ps_mask(low, t, dgv_set1(8388608.0f), _CMP_LT_OQ);
+    __m512i bits = _mm512_cvt_roundps_epi32(t, DGV_ROUND);
+    return _mm512_or_ps(_mm512_castsi512_ps(bits), _mm512_and_ps(y, dgv_set1(-0.0f)));
+}
+
 /* q = e^r - 1 = r + r^2 P(r), P of dg_exp_poly_f32 as dgv_exp_q, by Estrin's scheme (these
  * loops are bound by the length of their dependency chains: 3 fma deep instead of 5). */
 DGV_PIECES_INLINE __m512 dgv_gelu_exp_q(__m512 r) {
@@ -469,15 +492,29 @@ DGV_PIECES_INLINE __m512 dgv_gelu_exp(__m512 a, __m512 *n) {
     return dgv_gelu_exp_q(_mm512_add_ps(_mm512_fnmadd_ps(*n, dgv_set1(DGV_LN2_HI), w), corr));
 }
 
-DGV_PIECES_INLINE __m512 dgv_gelu(__m512 v) {
+/* safe (a compile-time 0/1): the final scaling by dgv_scale_tiny where it underflows */
+DGV_PIECES_INLINE __m512 dgv_gelu_body(__m512 v, int safe) {
     /* vminps returns its second source when either is NaN */
     __m512 a = _mm512_min_ps(dgv_set1(DGV_GELU_XMAX), _mm512_abs_ps(v));
     __m512 m = dgv_piecewise(dg_gelu_ah_f32, a);
     __m512 n;
     __m512 q = dgv_gelu_exp(a, &n);
-    __m512 p = _mm512_scalef_ps(_mm512_fmadd_ps(m, q, m), n);
-    return _mm512_sub_ps(_mm512_max_ps(dgv_set1(-0.0f), v), p);
+    __m512 y = _mm512_fmadd_ps(m, q, m);
+    __mmask16 low = safe ? dgv_scale_may_underflow(n, (__mmask16)0xFFFF) : 0;
+    if (__builtin_expect(low == 0, 1))
+        return _mm512_sub_ps(_mm512_max_ps(dgv_set1(-0.0f), v), _mm512_scalef_ps(y, n));
+    /* p below 2^-126: gelu(x) = x for x > 0 (x > 13), -p for x < 0 */
+    __mmask16 tiny;
+    __m512 pt = dgv_scale_tiny(y, n, low, &tiny);
+    __m512 p = _mm512_mask_scalef_ps(dgv_set1(0.0f), (__mmask16)~tiny, y, n);
+    __m512 r = _mm512_sub_ps(_mm512_max_ps(dgv_set1(-0.0f), v), p);
+    __mmask16 x_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    r = _mm512_mask_mov_ps(r, tiny & ~x_neg, v);
+    return _mm512_mask_mov_ps(r, tiny & x_neg, _mm512_xor_ps(pt, dgv_set1(-0.0f)));
 }
+DGV_PIECES_INLINE __m512 dgv_gelu(__m512 v) { return dgv_gelu_body(v, 0); }
+DGV_PIECES_INLINE __m512 dgv_gelu_safe(__m512 v) { return dgv_gelu_body(v, 1); }
+DGV_UNARY_LOOP_X4(dg_gelu_forward_avx512_f32_safe, dgv_gelu_safe)
 DGV_UNARY_LOOP_X4(dg_gelu_forward_avx512_f32, dgv_gelu)
 
 /*
@@ -556,7 +593,7 @@ DGV_PIECES_INLINE __m512 dgv_gelu_tanh_logistic(__m512 v, __m512 *q, __m512 *nn,
     return dgv_recip_1pe(*e, refine);
 }
 
-DGV_PIECES_INLINE __m512 dgv_gelu_tanh(__m512 v) {
+DGV_PIECES_INLINE __m512 dgv_gelu_tanh_body(__m512 v, int safe) {
     __mmask16 x_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
     __m512 a = _mm512_min_ps(dgv_set1(DGV_GELU_TANH_AMAX), _mm512_abs_ps(v)), nn, p;
     __m512 q = dgv_gelu_exp_q(dgv_gelu_tanh_reduce(a, &nn, &p));
@@ -564,8 +601,17 @@ DGV_PIECES_INLINE __m512 dgv_gelu_tanh(__m512 v) {
     __m512 p2 = _mm512_scalef_ps(dgv_set1(1.0f), _mm512_max_ps(nn, dgv_set1(-64.0f)));
     __m512 s = dgv_recip_1pe(_mm512_fmadd_ps(q, p2, p2), 0);
     __m512 sm = _mm512_mul_ps(s, _mm512_mask_sub_ps(v, x_neg, _mm512_setzero_ps(), a));
-    return _mm512_mask_scalef_ps(sm, x_neg, _mm512_fmadd_ps(sm, q, sm), nn);
+    __m512 y = _mm512_fmadd_ps(sm, q, sm);
+    __mmask16 low = safe ? dgv_scale_may_underflow(nn, x_neg) : 0;
+    if (__builtin_expect(low == 0, 1))
+        return _mm512_mask_scalef_ps(sm, x_neg, y, nn);
+    __mmask16 tiny;   /* x < -9.9: the result is subnormal or -0 */
+    __m512 pt = dgv_scale_tiny(y, nn, low, &tiny);
+    return _mm512_mask_mov_ps(_mm512_mask_scalef_ps(sm, x_neg & ~tiny, y, nn), tiny, pt);
 }
+DGV_PIECES_INLINE __m512 dgv_gelu_tanh(__m512 v) { return dgv_gelu_tanh_body(v, 0); }
+DGV_PIECES_INLINE __m512 dgv_gelu_tanh_safe(__m512 v) { return dgv_gelu_tanh_body(v, 1); }
+DGV_UNARY_LOOP_X4(dg_gelu_tanh_forward_avx512_f32_safe, dgv_gelu_tanh_safe)
 DGV_UNARY_LOOP_X4(dg_gelu_tanh_forward_avx512_f32, dgv_gelu_tanh)
 
 /*

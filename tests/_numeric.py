@@ -9,7 +9,7 @@ EXP_FORWARD = {
     "sigmoid": ops.sigmoid,
     "tanh": ops.tanh,
     "gelu": ops.gelu,
-    "gelu_tanh": lambda x: ops.gelu(x, "tanh"),
+    "gelu_tanh": lambda x, **kw: ops.gelu(x, "tanh", **kw),
     "silu": ops.silu,
 }
 EXP_BACKWARD_X = {

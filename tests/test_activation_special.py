@@ -177,3 +177,36 @@ def test_special_mode_setting():
     _core.set_special_mode("never")
     assert _core.special_mode() == "never"
     _core.set_special_mode("adaptive")
+
+
+
+@pytest.mark.skipif("avx512" not in deepgrad.simd_paths(), reason="no AVX-512 on this CPU")
+@pytest.mark.parametrize("density", [1, 16, 256])
+@pytest.mark.parametrize("name", ["gelu", "gelu_tanh"])
+def test_safe_loop_gives_the_plain_loops_bits(one_thread, name, density):
+    """The AVX-512 float32 GELU forwards redo a block that raised the underflow flag, and the
+    blocks after it, with a loop that forms subnormal results without subnormal arithmetic
+    (activation.inc, unary_guarded_safe; activation_avx512.h, dgv_scale_tiny). Its bits must be
+    the plain loop's ("never"), the subnormal results of the band and the -0 beyond included,
+    also in place. `density` saturated inputs (no tiny ones: those take the closed forms) per
+    256-element block, the rest ordinary."""
+    rng = np.random.default_rng(density)
+    s = special_values(np.float32)
+    s = s[np.abs(s) >= 1]
+    blocks = -(-s.size // density)
+    x = (rng.standard_normal((blocks, 256)) * 2).astype(np.float32)
+    rows = np.repeat(np.arange(blocks), density)[:s.size]
+    cols = np.argsort(rng.random((blocks, 256)), axis=1)[:, :density].ravel()[:s.size]
+    x[rows, cols] = rng.permutation(s)
+    x = x.ravel()
+    assert np.any(in_band(name, x, np.float32) & (x < 0))
+    deepgrad.set_simd("avx512")
+    try:
+        never, adaptive = run(name, x, None, "never"), run(name, x, None, "adaptive")
+        y = x.copy()
+        FORWARD[name](y, out=y)
+    finally:
+        deepgrad.set_simd(None)
+    np.testing.assert_array_equal(bits(adaptive), bits(never))
+    np.testing.assert_array_equal(bits(y), bits(never))
+    assert np.count_nonzero((never != 0) & (np.abs(never) < np.finfo(np.float32).tiny)) > 0
