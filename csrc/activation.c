@@ -35,15 +35,20 @@
 #endif
 
 /* When a second thread pays (elements; measured with 1 vs 2 threads on the 2-core shared
- * test machine, AVX-512, float32, ns/element):
+ * test machines, AVX-512, float32, ns/element):
  *   exp-based (sigmoid, tanh, gelu):  64K-4M: 2 threads 1.9x faster when the other core is
  *     idle, but 1.5-2x SLOWER when it is busy (the team's earlier report: 10x slower at 32K,
  *     a scheduling delay dwarfs 10 us of work). From 256K on (>= 50 us of work) the gain
  *     when it comes is worth the risk.
  *   relu / copy: 256K-4M (in L2/L3): 2 threads 1.6-3x faster.
- *   16M (64 MiB, DRAM): 2 threads were slower for every kernel in 3 of 3 runs (copy 0.19 ->
- *     0.36-0.57, sigmoid 0.21 -> 0.31-0.95): one core already draws the bandwidth this
- *     VM gets. Above DG_PAR_MAX the kernels run on one thread.
+ *   16M (64 MiB, DRAM): on the AMD VM 2 threads were slower for every kernel in 3 of 3 runs
+ *     (copy 0.19 -> 0.36-0.57, sigmoid 0.21 -> 0.31-0.95), and the kernels ran on one thread
+ *     above 8M elements. On the Intel Xeon VM of 2026-12-02 one core draws about half the
+ *     bandwidth: `python tools/quick_speed.py --n 16777216 --threads 2`, two runs, a build
+ *     with that cap against one without: copy 0.30 -> 0.17, relu 0.31 -> 0.17, sigmoid 0.35
+ *     -> 0.19, gelu_tanh 0.48 -> 0.26 ns/element, and PyTorch on 2 threads (relu 0.18) ahead
+ *     of the capped build. So there is no cap now (DG_PAR_MAX: -D to restore one); one thread
+ *     is deepgrad.set_num_threads(1).
  * The constants can be overridden with -D for such measurements. */
 #ifndef DG_PAR_MIN_CHEAP
 #define DG_PAR_MIN_CHEAP 262144   /* relu, leaky_relu, copy, backward-from-output */
@@ -52,7 +57,7 @@
 #define DG_PAR_MIN_EXP 262144     /* exp-based forward and backward */
 #endif
 #ifndef DG_PAR_MAX
-#define DG_PAR_MAX 8388608        /* above: memory-bound, one thread */
+#define DG_PAR_MAX INT64_MAX      /* above: one thread */
 #endif
 /* Elements per scheduling chunk: a multiple of every vector width, 64 KiB of float. */
 #define DG_CHUNK 16384
