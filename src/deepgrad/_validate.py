@@ -16,6 +16,8 @@ silently compute on the masked-out values.
 Flags (training, need_bias, ...) must be bool: a string like "no" is truthy and
 would silently select the wrong mode.
 """
+import math
+
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -240,9 +242,12 @@ def positive_int(value, name, func, *, allow_zero=False):
 
 
 def finite_float(value, name, func):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{func}: {name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value):
+    # a Python float (the common case) skips the isinstance checks; math.isfinite, not
+    # np.isfinite: together 0.5 -> 0.1 us per call, which showed in leaky_relu at 4K elements
+    if type(value) is not float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{func}: {name} must be a real number, got {type(value).__name__}")
+        value = float(value)
+    if not math.isfinite(value):
         raise ValueError(f"{func}: {name} must be finite, got {value}")
     return value
