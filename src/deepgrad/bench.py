@@ -18,9 +18,10 @@ group -- (activation, direction, contender) plus the copy roof -- is:
   3. timed `repeat` times with time.perf_counter_ns; the cases take turns (run 1 of every case, then
      run 2 of every case, ...) so that the noise of a shared machine falls on all contenders alike.
      A case whose timed run is one call (the out-of-cache sizes) makes an untimed call first: right
-     after another case, a call found that case's 64 MiB of written lines still in a large last-level
-     cache and paid for their write-back (16M float32 relu at 0.62-0.86x the copy in three runs on an
-     Intel Xeon VM, 0.99x when each call follows its own).
+     after another case, a call finds that case's 64 MiB of written lines still in a large last-level
+     cache and pays for their write-back (16M float32 relu at 0.62-0.86x the copy in three runs on an
+     Intel Xeon VM, 0.74-0.81x with the untimed call; 0.99x when it is repeated alone, as
+     tools/quick_speed.py does).
 Each case is reported by the median and the minimum of its `repeat` runs, per call. All contenders write
 into a preallocated output (`out=` / PyTorch's `.out` and `.grad_input` overloads); the NumPy forms
 avoid temporaries where a short sequence of in-place ufuncs can (some backward passes still need one or two).
