@@ -448,16 +448,16 @@ DGV_UNARY_LOOP_X4(dg_tanh_forward_avx512_f32, dgv_tanh)
 #define DGV_GELU_XMAX 14.6f   /* = DG_GELU_XMAX for float: a Phi(-a) and gelu'(-a) round to 0 beyond */
 #include "dg_gelu_table.h"
 
-/* The final scaling y 2^n of the GELU forwards without subnormal arithmetic. Where y 2^n is
- * below 2^-126 (gelu(x), x < -13.2; gelu_tanh(x), x < -9.9) vscalefps would produce a
- * subnormal, and on Intel cores each such instruction takes a microcode assist (and raises the
- * underflow flag, which sends the block through the special-input guard of activation.inc: a
- * saturated x in one block of five, as N(0, 3^2) inputs give gelu_tanh, measured 0.55
- * ns/element instead of 0.36). Instead: t = |y| 2^(n + 149) counts units of the smallest
- * subnormal 2^-149, and where t < 2^23 the result's bits are t rounded to an integer (vcvtps2dq
- * rounds to nearest even, as the scaling would; t = 2^23 after rounding is the bits of 2^-126).
- * Bit for bit the result of vscalefps, which the fast path keeps: a vector takes the branch
- * only if a lane has n < -100 (|y| <= 16 in both kernels, so above that y 2^n is normal). */
+/* The final scaling y 2^n of the GELU forwards' safe loops, without subnormal arithmetic.
+ * Where y 2^n is below 2^-126 (gelu(x), x < -13.2; gelu_tanh(x), x < -9.9) vscalefps produces
+ * a subnormal: on Intel cores a microcode assist, and the underflow flag, which sends the
+ * block through the special-input guard of activation.inc (unary_guarded: such blocks now run
+ * the safe loop). Here t = |y| 2^(n + 149) counts units of the smallest subnormal 2^-149, and
+ * where t < 2^23 the result's bits are t rounded to an integer (vcvtps2dq rounds to nearest
+ * even, as the scaling would; t = 2^23 after rounding is the bits of 2^-126). Bit for bit the
+ * result of vscalefps, which the common case keeps: a vector takes the branch only if a lane
+ * has n < -100 (|y| <= 16 in both kernels, so above that y 2^n is normal unless y itself is
+ * tiny, as for a tiny x, which the guard takes out). */
 DGV_PIECES_INLINE __mmask16 dgv_scale_may_underflow(__m512 n, __mmask16 lanes) {
     return _mm512_mask_cmp_ps_mask(lanes, n, dgv_set1(-100.0f), _CMP_LT_OQ);
 }

@@ -179,14 +179,13 @@ def test_special_mode_setting():
     _core.set_special_mode("adaptive")
 
 
-
 @pytest.mark.skipif("avx512" not in deepgrad.simd_paths(), reason="no AVX-512 on this CPU")
 @pytest.mark.parametrize("density", [1, 16, 256])
 @pytest.mark.parametrize("name", ["gelu", "gelu_tanh"])
 def test_safe_loop_gives_the_plain_loops_bits(one_thread, name, density):
     """The AVX-512 float32 GELU forwards redo a block that raised the underflow flag, and the
     blocks after it, with a loop that forms subnormal results without subnormal arithmetic
-    (activation.inc, unary_guarded_safe; activation_avx512.h, dgv_scale_tiny). Its bits must be
+    (activation.inc, unary_guarded; activation_avx512.h, dgv_scale_tiny). Its bits must be
     the plain loop's ("never"), the subnormal results of the band and the -0 beyond included,
     also in place. `density` saturated inputs (no tiny ones: those take the closed forms) per
     256-element block, the rest ordinary."""

@@ -243,7 +243,7 @@ def positive_int(value, name, func, *, allow_zero=False):
 
 def finite_float(value, name, func):
     # a Python float (the common case) skips the isinstance checks; math.isfinite, not
-    # np.isfinite: together 0.5 -> 0.1 us per call, which showed in leaky_relu at 4K elements
+    # np.isfinite: together 0.52 -> 0.06 us per call, which showed in leaky_relu at 4K elements
     if type(value) is not float:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise TypeError(f"{func}: {name} must be a real number, got {type(value).__name__}")
