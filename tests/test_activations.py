@@ -259,8 +259,14 @@ def test_matches_pytorch_forward_and_autograd(name, dtype, rng):
     if not np.allclose(got, want, **tol):   # say what state the call ran in (a rare failure of
         i = int(np.argmax(np.abs(got - want) - tol["rtol"] * np.abs(want)))   # tanh seen twice)
         again = forward(name, x)
+        bad = ~np.isclose(got, want, **tol)
+        torch_again = torch_fn(torch.from_numpy(x.copy())).detach().numpy()
         pytest.fail(f"{name} {dtype.__name__}: x[{i}] = {x[i]!r}: deepgrad {got[i]!r}, torch "
-                    f"{want[i]!r}; a second call gives {again[i]!r}; "
+                    f"{want[i]!r}; a second call gives {again[i]!r}, torch again "
+                    f"{torch_again[i]!r} ({int((~np.isclose(got, torch_again, **tol)).sum())} "
+                    f"differ), torch's input intact {bool(np.array_equal(xt.detach().numpy(), x))}; "
+                    f"|x| of the differing {float(np.abs(x[bad]).min())}..{float(np.abs(x[bad]).max())}, "
+                    f"torch's values there {np.unique(want[bad])[:6]}; "
                     f"{int((~np.isclose(got, want, **tol)).sum())} of {x.size} differ; "
                     f"simd {deepgrad.get_simd()}, threads {deepgrad.get_num_threads()}, "
                     f"special mode {deepgrad._core.special_mode()}, "
@@ -381,25 +387,40 @@ def test_runtime_controls():
     assert {"cpu", "simd_active", "simd_supported", "num_threads"} <= set(info)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", [1, 7, 16, 33, 100, 4097])
-def test_results_do_not_depend_on_where_the_arrays_start(n, simd_path, rng):
+def test_results_do_not_depend_on_where_the_arrays_start(n, dtype, simd_path, rng):
     """relu and copy take the elements before the output's first 64-byte boundary on their own
-    (csrc/activation_avx512.h, DGV_UNARY_LOOP_X4_ALIGNED): x and out at every 4-byte offset
-    within a cache line, and in place, give the same bits as the default arrays."""
-    x = sample(rng, n, np.float32)
+    (csrc/activation_avx512.h, DGV_UNARY_LOOP_X4_ALIGNED), and the guarded kernels start their
+    blocks of 256 there (csrc/activation.inc, block_len): x (and dout) and out at every
+    4-byte offset within a cache line, and in place, give the same bits as the default
+    arrays, forward and backward."""
+    x = sample(rng, n, dtype)
+    g = sample(rng, n, dtype, scale=1.0)
+
+    def placed(values, off):   # values at byte offset off past a 64-byte boundary
+        buf = np.empty(n + 128 // values.itemsize, dtype)
+        start = ((-buf.ctypes.data) % 64 + off) // values.itemsize
+        view = buf[start:start + n]
+        view[:] = values
+        return view
+
     kernels = {name: ops.ACTIVATIONS[name][0] for name in NAMES} | {"copy": ops.copy}
-    for name, f in kernels.items():
-        want = f(x)
-        for off in range(0, 64, 4):
-            buf = np.empty(n + 32, np.float32)
-            start = ((-buf.ctypes.data) % 64 + off) // 4
-            xs = buf[start:start + n]
-            xs[:] = x
-            out = np.empty(n + 32, np.float32)
-            ostart = ((-out.ctypes.data) % 64 + (60 - off)) // 4
-            got = f(xs, out=out[ostart:ostart + n])
+    grads = {name + "_backward": ops.ACTIVATIONS[name][1] for name in NAMES}
+    for off in range(0, 64, np.dtype(dtype).itemsize):
+        out_off = (60 - off) // np.dtype(dtype).itemsize * np.dtype(dtype).itemsize
+        for name, f in kernels.items():
+            want = f(x)
+            xs = placed(x, off)
+            got = f(xs, out=placed(np.zeros(n, dtype), out_off))
             np.testing.assert_array_equal(got, want, err_msg=f"{name} x +{off}")
             np.testing.assert_array_equal(f(xs, out=xs), want, err_msg=f"{name} in place +{off}")
+        for name, b in grads.items():
+            want = b(g, x)
+            gs, xs = placed(g, off), placed(x, out_off)
+            got = b(gs, xs, out=placed(np.zeros(n, dtype), off))
+            np.testing.assert_array_equal(got, want, err_msg=f"{name} dout +{off}")
+            np.testing.assert_array_equal(b(gs, xs, out=gs), want, err_msg=f"{name} into dout +{off}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
