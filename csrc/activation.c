@@ -62,7 +62,9 @@
 /* Elements per scheduling chunk: a multiple of every vector width, 64 KiB of float. */
 #define DG_CHUNK 16384
 /* Forward outputs of at least this many bytes (beyond what the cache keeps) are written with
- * non-temporal stores, DG_STREAM_PIECE elements (4 / 8 KiB, in L1, a multiple of the
+ * non-temporal stores: on AVX-512 float32 by the kernels' own streaming loops
+ * (activation_avx512.h, DGV_UNARY_LOOP_NT), otherwise (float64, AVX2, portable, leaky relu,
+ * the libm sigmoid) as described here, DG_STREAM_PIECE elements (4 / 8 KiB, in L1, a multiple of the
  * AVX-512 fast-path block) at a time: no read of each destination line before it is
  * overwritten, a third less DRAM traffic. Measured with tools/quick_speed.py --n 16777216,
  * 1 thread, this build against one with DG_STREAM_BYTES raised out of reach, back to back:
