@@ -440,3 +440,17 @@ def test_streamed_outputs_equal_unstreamed(dtype, simd_path, rng):
         np.testing.assert_array_equal(ops.ACTIVATIONS[name][0](x, out=offset), want, err_msg=name)
         buf = x.copy()
         np.testing.assert_array_equal(ops.ACTIVATIONS[name][0](buf, out=buf), want, err_msg=name)
+
+
+@pytest.mark.parametrize("n", [10, 4099, (9 << 20) // 4 + 37])    # the last one streamed
+def test_leaky_relu_is_the_scalar_formula_bit_for_bit(n, simd_path, rng):
+    """leaky_relu(x) = x if x > 0 else x * slope, on every path (the AVX-512 float32 loops of
+    activation_avx512.h included): NaN and -0 go through the multiplication, so a negative
+    slope flips the sign of a zero and a zero slope turns -inf into NaN, as the scalar does."""
+    special = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e-45, -1e-45, 3.4e38, -3.4e38], np.float32)
+    x = np.resize(np.concatenate([special, sample(rng, 1000, np.float32)]), n)
+    for slope in (0.01, -0.5, 0.0, 2.0):
+        with np.errstate(all="ignore"):
+            want = np.where(x > 0, x, x * np.float32(slope)).astype(np.float32)
+        got = ops.leaky_relu(x, slope)
+        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=f"slope {slope}")
