@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 #include <math.h>
+#include <sys/mman.h>
 
 #include "activation_avx512.h"
 #include "deepgrad.h"
@@ -101,6 +102,18 @@ static void fill_normal(float *x, int64_t n) {
     }
 }
 
+/* A DRAM-sized array on transparent huge pages where the kernel offers them, as NumPy asks
+ * for its large arrays (madvise): on 4 KiB pages the copy at 16M measured 0.41-0.45 ns/element
+ * here against NumPy-allocated arrays' 0.28-0.32, the page walks in the way. */
+static void *big_alloc(size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    void *p = aligned_alloc(huge, (bytes + huge - 1) / huge * huge);
+#ifdef MADV_HUGEPAGE
+    if (p) madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 int main(int argc, char **argv) {
     const int rounds = argc > 1 ? atoi(argv[1]) : 7;
     if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq") ||
@@ -113,7 +126,7 @@ int main(int argc, char **argv) {
     /* loop arrays 64-byte aligned; call arrays 16 bytes past a boundary (NumPy's placement) */
     float *xa = aligned_alloc(64, small * 4), *oa = aligned_alloc(64, small * 4);
     float *xs = (float *)aligned_alloc(64, small * 4 + 64) + 4, *os = (float *)aligned_alloc(64, small * 4 + 64) + 4;
-    float *xb = (float *)aligned_alloc(64, big * 4 + 64) + 4, *ob = (float *)aligned_alloc(64, big * 4 + 64) + 4;
+    float *xb = (float *)big_alloc(big * 4 + 64) + 4, *ob = (float *)big_alloc(big * 4 + 64) + 4;
     if (!xa || !oa || !xs || !os || !xb || !ob) return 1;
     fill_normal(xa, small);
     memcpy(xs, xa, small * 4);

@@ -14,7 +14,8 @@ Columns, ns per element:
              arithmetic with nothing around it
   call 64K   the library's entry point (guard, blocks, dispatch), arrays placed as NumPy
              places them (16 bytes past a 64-byte boundary)
-  call 16M   the same at 16M elements (DRAM; streaming stores)
+  call 16M   the same at 16M elements (DRAM; streaming stores; on transparent huge pages
+             where the kernel offers them, as NumPy places its large arrays)
 and the ratios the issue's targets are written in:
   x relu     call 64K over relu's call 64K (target for sigmoid: at most 2)
   roof 16M   copy's call 16M over the kernel's (target: at least 0.8)
