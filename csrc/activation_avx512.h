@@ -198,14 +198,20 @@ static DGV_TARGET inline __m512 dgv_recip_1pe(__m512 e, int refine) {
  * 0.31-0.39 -> 0.28, relu 0.31 -> 0.28, sigmoid 0.37-0.38 -> 0.29-0.30, tanh 0.37-0.38 ->
  * 0.29-0.30, silu 0.39 -> 0.30, gelu 0.54 -> 0.40-0.43, gelu_tanh 0.52-0.55 -> 0.43-0.47; on
  * two threads (--threads 2) copy 0.170 -> 0.154, sigmoid 0.199 -> 0.156, gelu 0.272 -> 0.222.
- * The prefetch distance from a C harness of these loops over aligned 16M arrays (ad hoc):
- * gelu 0.41 at 512 elements ahead, 0.42 at 256, 0.42-0.45 at 1024 and 2048, 0.47-0.55 with
- * none, and 0.49 with the same prefetches as a burst of 16 lines before each block of 256.
+ * The prefetch distance: a C harness of these loops over aligned 16M arrays on 4 KiB pages
+ * (ad hoc) gave gelu 0.41 at 512 elements ahead, 0.42 at 256, 0.42-0.45 at 1024 and 2048,
+ * 0.47-0.55 with none, and 0.49 with the same prefetches as a burst of 16 lines before each
+ * block of 256; on transparent huge pages, where NumPy puts its large arrays, copy 0.32 at
+ * 512 and 0.28-0.29 at 1024 and 2048, gelu 0.35-0.37 at any of the three. In the library
+ * (quick_speed, alternating builds, three runs each): 1024 against 512, sigmoid 0.29-0.30
+ * against 0.31-0.32, tanh 0.30-0.31 against 0.32, gelu 0.40-0.42 against 0.42; 2048 the same
+ * as 1024. The plain loop is not called for an empty head or tail: five calls per block of
+ * 256 had cost ~3% at 16M.
  * The prefetch address may lie past the end of x: a prefetch never faults, and the address is
  * formed as an integer (no pointer past the array). When x is a copy of the inputs on the
  * stack (activation.inc: in place), the prefetches there are wasted, not wrong.
  */
-#define DGV_NT_AHEAD 512
+#define DGV_NT_AHEAD 1024
 #define DGV_NT_STEP(vecfn, o, xi)                                                            \
     do {                                                                                     \
         const uintptr_t ahead = (uintptr_t)(xi) + DGV_NT_AHEAD * sizeof(float);              \
@@ -231,10 +237,10 @@ static inline int64_t dgv_nt_head(const float *out, int64_t n) {
             plain(out, x, n, p);                                                             \
             return;                                                                          \
         }                                                                                    \
-        plain(out, x, h, p);                                                                 \
+        if (h > 0) plain(out, x, h, p);                                                      \
         int64_t i = h;                                                                       \
         for (; i + 64 <= n; i += 64) DGV_NT_STEP(vecfn, out + i, x + i);                     \
-        plain(out + i, x + i, n - i, p);                                                     \
+        if (i < n) plain(out + i, x + i, n - i, p);                                          \
     }
 
 /* relu(x) = max(0, x) in one instruction: vmaxps returns its second source when either is NaN
