@@ -249,6 +249,7 @@ def test_matches_pytorch_forward_and_autograd(name, dtype, rng):
     g = sample(rng, 3001, dtype, scale=1.0)
     xt = torch.from_numpy(x.copy()).requires_grad_(True)
     yt = torch_fn(xt)
+    first = yt.detach().numpy().copy()     # torch's result as computed (see the report below)
     yt.backward(torch.from_numpy(g.copy()))
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
     if name == "gelu_tanh" and dtype == np.float32:
@@ -264,7 +265,9 @@ def test_matches_pytorch_forward_and_autograd(name, dtype, rng):
         pytest.fail(f"{name} {dtype.__name__}: x[{i}] = {x[i]!r}: deepgrad {got[i]!r}, torch "
                     f"{want[i]!r}; a second call gives {again[i]!r}, torch again "
                     f"{torch_again[i]!r} ({int((~np.isclose(got, torch_again, **tol)).sum())} "
-                    f"differ), torch's input intact {bool(np.array_equal(xt.detach().numpy(), x))}; "
+                    f"differ), torch's input intact {bool(np.array_equal(xt.detach().numpy(), x))}, "
+                    f"its output unchanged since computed {bool(np.array_equal(first, want, equal_nan=True))} "
+                    f"({int((~np.isclose(got, first, **tol)).sum())} of its first values differ); "
                     f"|x| of the differing {float(np.abs(x[bad]).min())}..{float(np.abs(x[bad]).max())}, "
                     f"torch's values there {np.unique(want[bad])[:6]}; "
                     f"{int((~np.isclose(got, want, **tol)).sum())} of {x.size} differ; "
