@@ -389,6 +389,8 @@ static DGV_TARGET int dgv_block_class(const float *x, int64_t n, float limit, fl
         }                                                                                    \
         name##_lanes_loop(out + i, x + i, n - i, p);                                         \
     }                                                                                        \
+    /* name with streaming stores (DGV_UNARY_LOOP_NT): the same blocks, the fast ones stored \
+     * by DGV_NT_STEP after a head up to out's first line boundary */                        \
     static DGV_TARGET void name##_nt(float *out, const float *x, int64_t n, float p) {       \
         const int64_t h = dgv_nt_head(out, n);                                               \
         if (h < 0) {                                                                         \
@@ -430,14 +432,21 @@ static DGV_TARGET inline __m512 dgv_sigmoid(__m512 v) {
     __mmask16 is_neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
     return _mm512_mask_blend_ps(is_neg, s, neg);
 }
-/* fast path (|x| <= 16, one-step reduction): e^{-x} = 2^n A / B, A = E + rO, B = E - rO:
- * sigmoid(x) = B / (B + A 2^n). Max error 2.9 ulp (measured). */
-static DGV_TARGET inline __m512 dgv_sigmoid_pade(__m512 v) {
+/* The logistic of the fast paths as a quotient: e^{-x} = 2^n A / B, A = E + rO, B = E - rO
+ * (dgv_exp_pade), so sigmoid(x) = B / den, den = B + A 2^n. Returns B, sets *den. */
+static DGV_TARGET inline __m512 dgv_logistic_pade(__m512 v, __m512 *den, int short_range) {
     __m512 E, rO;
     __m512i nb;
-    dgv_exp_pade(v, &E, &rO, &nb, 1);
+    dgv_exp_pade(v, &E, &rO, &nb, short_range);
     __m512 B = _mm512_sub_ps(E, rO);
-    return _mm512_div_ps(B, _mm512_add_ps(B, dgv_times_2n(_mm512_add_ps(E, rO), nb)));
+    *den = _mm512_add_ps(B, dgv_times_2n(_mm512_add_ps(E, rO), nb));
+    return B;
+}
+/* fast path (|x| <= 16, one-step reduction): sigmoid(x) = B / den. Max error 2.9 ulp
+ * (measured). */
+static DGV_TARGET inline __m512 dgv_sigmoid_pade(__m512 v) {
+    __m512 den, B = dgv_logistic_pade(v, &den, 1);
+    return _mm512_div_ps(B, den);
 }
 DGV_UNARY_LOOP_PADE(dg_sigmoid_forward_avx512_f32, dgv_sigmoid_pade, dgv_sigmoid, DGV_PADE_SHORT)
 
@@ -457,11 +466,7 @@ static DGV_TARGET inline __m512 dgv_silu(__m512 v) {
  * a bit; the general kernel gives x, as the closed form activation.inc writes there. */
 #define DGV_SILU_PADE_MAX 80.0f
 static DGV_TARGET inline __m512 dgv_silu_pade(__m512 v) {
-    __m512 E, rO;
-    __m512i nb;
-    dgv_exp_pade(v, &E, &rO, &nb, 0);
-    __m512 B = _mm512_sub_ps(E, rO);
-    __m512 den = _mm512_add_ps(B, dgv_times_2n(_mm512_add_ps(E, rO), nb));
+    __m512 den, B = dgv_logistic_pade(v, &den, 0);
     return _mm512_div_ps(_mm512_mul_ps(v, B), den);
 }
 DGV_UNARY_LOOP_PADE(dg_silu_forward_avx512_f32, dgv_silu_pade, dgv_silu, DGV_SILU_PADE_MAX)

@@ -30,19 +30,15 @@
 static DGV_TARGET inline __m512 probe_quotient(__m512 v) { return _mm512_div_ps(dgv_set1(1.0f), v); }
 DGV_UNARY_LOOP(loop_quotient, probe_quotient)
 
+/* dgv_sigmoid_pade with q = B / den as rcp14(den) and one correction, q + (B - den q) / den */
 static DGV_TARGET inline __m512 probe_sigmoid_rcp(__m512 v) {
-    __m512 E, rO;
-    __m512i nb;
-    dgv_exp_pade(v, &E, &rO, &nb, 1);
-    __m512 B = _mm512_sub_ps(E, rO);
-    __m512 D = _mm512_add_ps(B, dgv_times_2n(_mm512_add_ps(E, rO), nb));
-    __m512 y = _mm512_rcp14_ps(D), q = _mm512_mul_ps(B, y);
-    return _mm512_fmadd_ps(_mm512_fnmadd_ps(D, q, B), y, q);
+    __m512 den, B = dgv_logistic_pade(v, &den, 1);
+    __m512 y = _mm512_rcp14_ps(den), q = _mm512_mul_ps(B, y);
+    return _mm512_fmadd_ps(_mm512_fnmadd_ps(den, q, B), y, q);
 }
 DGV_UNARY_LOOP(loop_sigmoid_rcp, probe_sigmoid_rcp)
 
 typedef void (*kernel_fn)(float *, const float *, int64_t, float);
-typedef void (*entry_fn)(float *, const float *, int64_t);
 
 /* the entry points with the loops' signature */
 #define ENTRY(name) \

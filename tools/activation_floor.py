@@ -27,6 +27,7 @@ division alone that the one-quotient sigmoid and SiLU pay), and `sigmoid_rcp`, t
 fast path with rcp14 and a correction step instead of the division.
 """
 import argparse
+import math
 import os
 import pathlib
 import subprocess
@@ -62,19 +63,19 @@ def main():
         rows[name] = [float(v) for v in vals]
     relu_call, copy_big = rows["relu"][1], rows["copy"][2]
 
-    def fmt(v, spec=".3f"):
-        return "-" if v != v or v == float("inf") else format(v, spec)
+    def fmt(v, spec=".3f"):   # the C side prints inf for a case it does not time
+        return "-" if math.isinf(v) else format(v, spec)
+
+    def ratio(a, b):
+        return fmt(a / b, ".2f") if math.isfinite(a / b) and a / b > 0 else "-"
 
     print("float32, 1 thread, ns/element (best of %d interleaved rounds)" % a.rounds)
     head = ("kernel", "loop 64K", "call 64K", "call 16M", "x relu", "roof 16M", "overlap")
     print("%-12s %9s %9s %9s %7s %9s %8s" % head)
     for name, (loop, call, big) in rows.items():
-        inf = float("inf")
         print("%-12s %9s %9s %9s %7s %9s %8s" % (
             name, fmt(loop), fmt(call), fmt(big),
-            fmt(call / relu_call if call != inf else inf, ".2f"),
-            fmt(copy_big / big if big != inf else inf, ".2f"),
-            fmt(copy_big / loop if loop != inf else inf, ".2f")))
+            ratio(call, relu_call), ratio(copy_big, big), ratio(copy_big, loop)))
 
 
 if __name__ == "__main__":
