@@ -12,7 +12,11 @@ machine's memory system at the size of one array:
   read  = deepgrad.ops.mse_loss(x[:rows//2], x[rows//2:])   reads x once, writes a scalar
   write = out.fill(0.5)                                      writes one array (NumPy)
 
-and, for comparison, copy = deepgrad.ops.copy(x, out) (the roof of benches/bench_norm.py).
+and, for comparison, copy = deepgrad.ops.copy(x, out) (the roof of benches/bench_norm.py) and
+add = deepgrad.ops.residual_add(x, dout, out): exactly the LayerNorm backward's traffic (two
+arrays read, one written) with one addition per element -- the floor that holds where the
+arrays outgrow the L2 but not the L3 (256x1024: three arrays of 1 MiB, an L2 of 2 MiB),
+where reads and writes partly overlap and the read + write model above does not apply.
 Each kernel must at least read and write these arrays (rows x 1024 float32 each):
 
   LayerNorm forward     read x                      write y
@@ -63,6 +67,7 @@ def contenders(rows, cols=1024, with_torch=True):
         "read": lambda: ops.mse_loss(x[:h], x[h:]),
         "write": lambda: out.fill(0.5),
         "copy": lambda: ops.copy(x, out=out),
+        "add": lambda: ops.residual_add(x, g, out=out),
         "layernorm fwd": lambda: ops.layer_norm(x, w, b, EPS, out=out),
         "layernorm bwd": lambda: ops.layer_norm_backward(g, x, lm, lr, w, grad_weight=gw,
                                                          grad_bias=gb, out=out),
@@ -127,6 +132,14 @@ def main():
         tcol = f"{tt:8.0f} {tt / floor:14.2f}" if tt else f"{'-':>8s} {'-':>14s}"
         ratio = f"{tt / dg:17.2f}" if tt else f"{'-':>17s}"
         print(f"  {k:15s} {floor:7.0f} {dg:9.0f} {tcol} {dg / floor:15.2f} {ratio}")
+    add, dg = med["add"], med["layernorm bwd"]
+    line = (f"  layernorm bwd against an add of the same arrays, {add:.0f} us: "
+            f"deepgrad {dg / add:.2f}")
+    tt = med.get("torch layernorm bwd")
+    if tt:
+        line += (f", PyTorch {tt / add:.2f}; 1.5x PyTorch would take {tt / 1.5:.0f} us, "
+                 f"{tt / 1.5 / add:.2f} of the add")
+    print(line)
 
 
 if __name__ == "__main__":
