@@ -37,9 +37,10 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def build(cc, out):
+def build(cc, out, harness="activation_floor.c"):
+    """tools/<harness> and the library's C sources into the executable `out`."""
     csrc = ROOT / "csrc"
-    sources = [str(ROOT / "tools" / "activation_floor.c")] + sorted(str(p) for p in csrc.glob("*.c"))
+    sources = [str(ROOT / "tools" / harness)] + sorted(str(p) for p in csrc.glob("*.c"))
     cmd = [cc, "-O3", "-std=gnu11", "-fopenmp", "-fno-math-errno", "-I", str(csrc), "-o", str(out),
            *sources, "-lm"]
     subprocess.run(cmd, check=True)
