@@ -107,6 +107,65 @@ static void *dg_gemm_alloc(size_t bytes) {
 static inline int64_t dg_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t dg_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+#if defined(DG_X86_64)
+/* In-register transposes for the AVX-512 packs (transpose_block_avx512 in gemm.inc): on
+ * entry v[i] is row i of a square block, on return v[q] is its column q. Both end with a
+ * 4 x 4 transpose of 128-bit lanes: x[g] holds in its lane L the piece of row group g that
+ * belongs to the columns of lane L; out[L] gets lane L of x[0], x[1], x[2], x[3] in that
+ * order (two rounds of lane shuffles: 0x88 takes lanes 0 and 2 of each source, 0xdd lanes
+ * 1 and 3). */
+DG_TARGET_AVX512 static inline void dg_transpose_lanes(__m512 out[4], const __m512 x[4]) {
+    const __m512 a02 = _mm512_shuffle_f32x4(x[0], x[1], 0x88);
+    const __m512 a13 = _mm512_shuffle_f32x4(x[0], x[1], 0xdd);
+    const __m512 b02 = _mm512_shuffle_f32x4(x[2], x[3], 0x88);
+    const __m512 b13 = _mm512_shuffle_f32x4(x[2], x[3], 0xdd);
+    out[0] = _mm512_shuffle_f32x4(a02, b02, 0x88);
+    out[1] = _mm512_shuffle_f32x4(a13, b13, 0x88);
+    out[2] = _mm512_shuffle_f32x4(a02, b02, 0xdd);
+    out[3] = _mm512_shuffle_f32x4(a13, b13, 0xdd);
+}
+/* float32, 16 x 16: unpack pairs of rows (per 128-bit lane: r0[4L+0] r1[4L+0] r0[4L+1]
+ * r1[4L+1], and the high half), then pairs of those as doubles, which leaves each lane L of
+ * u[4g + s] holding column 4L + s of rows 4g..4g+3; then the lanes of the four row groups. */
+DG_TARGET_AVX512 static inline void dg_transpose16_ps(__m512 v[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) {
+        const __m512d a = _mm512_castps_pd(t[g]), b = _mm512_castps_pd(t[g + 1]);
+        const __m512d c = _mm512_castps_pd(t[g + 2]), d = _mm512_castps_pd(t[g + 3]);
+        u[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));     /* column 4L + 0 */
+        u[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c)); /* column 4L + 1 */
+        u[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d)); /* column 4L + 2 */
+        u[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d)); /* column 4L + 3 */
+    }
+    for (int s = 0; s < 4; ++s) {
+        const __m512 x[4] = {u[s], u[4 + s], u[8 + s], u[12 + s]};
+        __m512 col[4];
+        dg_transpose_lanes(col, x);
+        for (int l = 0; l < 4; ++l) v[4 * l + s] = col[l]; /* column 4L + s */
+    }
+}
+/* float64, 8 x 8: unpack pairs of rows (lane L of t[2g + s]: column 2L + s of rows 2g,
+ * 2g + 1), then the lanes of the four row pairs. */
+DG_TARGET_AVX512 static inline void dg_transpose8_pd(__m512d v[8]) {
+    __m512d t[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm512_unpacklo_pd(v[i], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_pd(v[i], v[i + 1]);
+    }
+    for (int s = 0; s < 2; ++s) {
+        const __m512 x[4] = {_mm512_castpd_ps(t[s]), _mm512_castpd_ps(t[2 + s]),
+                             _mm512_castpd_ps(t[4 + s]), _mm512_castpd_ps(t[6 + s])};
+        __m512 col[4];
+        dg_transpose_lanes(col, x);
+        for (int l = 0; l < 4; ++l) v[2 * l + s] = _mm512_castps_pd(col[l]); /* column 2L + s */
+    }
+}
+#endif
+
 /* ------------------------------------------------------ float32 template --- */
 #define real float
 #define DG_T(name) name##_f32
@@ -120,6 +179,8 @@ static inline int64_t dg_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b
 #define DG_V512_ADD _mm512_add_ps
 #define DG_V512_SET1 _mm512_set1_ps
 #define DG_V512_ZERO _mm512_setzero_ps
+#define DG_V512_TRANSPOSE dg_transpose16_ps
+#define DG_V512_MASK_STOREU(p, n, v) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
 #define DG_V256 __m256
 #define DG_V256_LANES 8
 #define DG_V256_LOADU _mm256_loadu_ps
@@ -142,6 +203,8 @@ static inline int64_t dg_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b
 #undef DG_V512_ADD
 #undef DG_V512_SET1
 #undef DG_V512_ZERO
+#undef DG_V512_TRANSPOSE
+#undef DG_V512_MASK_STOREU
 #undef DG_V256
 #undef DG_V256_LANES
 #undef DG_V256_LOADU
@@ -165,6 +228,8 @@ static inline int64_t dg_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b
 #define DG_V512_ADD _mm512_add_pd
 #define DG_V512_SET1 _mm512_set1_pd
 #define DG_V512_ZERO _mm512_setzero_pd
+#define DG_V512_TRANSPOSE dg_transpose8_pd
+#define DG_V512_MASK_STOREU(p, n, v) _mm512_mask_storeu_pd((p), (__mmask8)((1u << (n)) - 1u), (v))
 #define DG_V256 __m256d
 #define DG_V256_LANES 4
 #define DG_V256_LOADU _mm256_loadu_pd

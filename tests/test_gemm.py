@@ -88,6 +88,25 @@ def test_matmul_awkward_shapes(simd, dtype, ta, tb, shape):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(14, 32, 16), (28, 64, 257), (15, 33, 17), (97, 101, 103),
+                                   (300, 70, 600)], ids=lambda s: "x".join(map(str, s)))
+def test_transposes_give_the_same_bits(simd, dtype, shape):
+    """The packs of op(A) and op(B) put the same values in the same places whichever way the
+    operands are stored (AVX-512: register transposes for untransposed A and transposed B,
+    the scalar loops for the rest), so all four layouts of one product give the same bits:
+    full tiles and edges, k a multiple of the vector width and not, several k blocks."""
+    m, n, k = shape
+    rng = np.random.default_rng(m + n + k)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    at, bt = np.ascontiguousarray(a.T), np.ascontiguousarray(b.T)
+    c = dg.ops.matmul(a, b)
+    for x, y, ta, tb in [(at, b, True, False), (a, bt, False, True), (at, bt, True, True)]:
+        np.testing.assert_array_equal(dg.ops.matmul(x, y, trans_a=ta, trans_b=tb), c,
+                                      err_msg=f"{simd} ta={ta} tb={tb}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_multiple_cache_blocks(simd, dtype):
     """m > MC, k > KC and n > NC at once, so every loop of the nest takes several trips."""
     rng = np.random.default_rng(1)
